@@ -1,0 +1,201 @@
+"""GAN losses as small pure functions of discriminator logits, plus the image
+losses used by conditional style transfer.
+
+Notation (matches notebooks/01_gan_derivations.ipynb): ``r = D(x)`` are the
+logits on real images, ``f = D(G(z))`` the logits on generated ones, and
+``sigma`` is the logistic sigmoid, so ``D_prob = sigma(logit)``. We write
+``log sigma(t) = -softplus(-t)`` and ``log(1 - sigma(t)) = -softplus(t)``,
+which is how every function below stays finite for large logits.
+
+Every adversarial loss is reachable by name through :func:`get_gan_loss`:
+``minimax``, ``nonsaturating``, ``least_squares``, ``hinge`` and ``wgan_gp``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+# --------------------------------------------------------------------------
+# Adversarial losses: functions of logits
+# --------------------------------------------------------------------------
+
+
+def d_loss_bce(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """Discriminator loss of the original GAN (minus the value function).
+
+    L_D = -E_x[log sigma(r)] - E_z[log(1 - sigma(f))]
+        = E[softplus(-r)] + E[softplus(f)]
+    """
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+
+def g_loss_minimax(fake_logits: Tensor) -> Tensor:
+    """Minimax (saturating) generator loss: G minimises the value function.
+
+    L_G = E_z[log(1 - sigma(f))] = -E[softplus(f)]
+    dL_G/df = -sigma(f)/B, which vanishes when D confidently rejects (f << 0).
+    """
+    return -F.softplus(fake_logits).mean()
+
+
+def g_loss_nonsaturating(fake_logits: Tensor) -> Tensor:
+    """Non-saturating generator loss (Goodfellow et al. 2014, sec. 3).
+
+    L_G = -E_z[log sigma(f)] = E[softplus(-f)]
+    dL_G/df = -(1 - sigma(f))/B, which is largest exactly when D rejects.
+    """
+    return F.softplus(-fake_logits).mean()
+
+
+def d_loss_least_squares(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """Least-squares discriminator loss (LSGAN, targets b=1 real, a=0 fake).
+
+    L_D = 1/2 E[(r - 1)^2] + 1/2 E[f^2]
+    """
+    return 0.5 * ((real_logits - 1) ** 2).mean() + 0.5 * (fake_logits**2).mean()
+
+
+def g_loss_least_squares(fake_logits: Tensor) -> Tensor:
+    """Least-squares generator loss (LSGAN, target c=1).
+
+    L_G = 1/2 E[(f - 1)^2]
+    """
+    return 0.5 * ((fake_logits - 1) ** 2).mean()
+
+
+def d_loss_hinge(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """Hinge discriminator loss (Lim & Ye 2017; Miyato et al. 2018).
+
+    L_D = E[max(0, 1 - r)] + E[max(0, 1 + f)]
+    """
+    return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+
+
+def g_loss_hinge(fake_logits: Tensor) -> Tensor:
+    """Hinge generator loss.
+
+    L_G = -E[f]
+    """
+    return -fake_logits.mean()
+
+
+def d_loss_wasserstein(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """Wasserstein critic loss without its penalty (WGAN).
+
+    L_D = E[f] - E[r]      (add lambda * gradient_penalty for WGAN-GP)
+    """
+    return fake_logits.mean() - real_logits.mean()
+
+
+def g_loss_wasserstein(fake_logits: Tensor) -> Tensor:
+    """Wasserstein generator loss.
+
+    L_G = -E[f]
+    """
+    return -fake_logits.mean()
+
+
+def gradient_penalty(critic: Callable[..., Tensor], real: Tensor, fake: Tensor,
+                     *condition: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """WGAN-GP penalty (Gulrajani et al. 2017), one interpolation per sample.
+
+    x_hat = eps * x + (1 - eps) * G(z),  eps ~ U[0, 1] drawn per sample
+    GP = E[(||grad_x_hat D(x_hat)||_2 - 1)^2]
+
+    ``condition`` is passed through to the critic, so conditional
+    discriminators D(x, *condition) are penalised the same way.
+    """
+    eps_shape = (real.shape[0],) + (1,) * (real.dim() - 1)  # (B, 1, 1, 1)
+    eps = torch.rand(eps_shape, device=real.device, dtype=real.dtype, generator=generator)
+    x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
+    scores = critic(x_hat, *condition)
+    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
+    grad_norm = grad.flatten(1).norm(2, dim=1)  # (B,)
+    return ((grad_norm - 1) ** 2).mean()
+
+
+@dataclass(frozen=True)
+class GANLoss:
+    """One adversarial objective: a D loss, a G loss and an optional penalty.
+
+    ``gp_weight`` is lambda in L_D + lambda * GP; it is 0 for all losses but
+    ``wgan_gp``.
+    """
+
+    name: str
+    d_loss: Callable[[Tensor, Tensor], Tensor]
+    g_loss: Callable[[Tensor], Tensor]
+    gp_weight: float = 0.0
+
+
+GAN_LOSSES: dict[str, GANLoss] = {
+    "minimax": GANLoss("minimax", d_loss_bce, g_loss_minimax),
+    "nonsaturating": GANLoss("nonsaturating", d_loss_bce, g_loss_nonsaturating),
+    "least_squares": GANLoss("least_squares", d_loss_least_squares, g_loss_least_squares),
+    "hinge": GANLoss("hinge", d_loss_hinge, g_loss_hinge),
+    "wgan_gp": GANLoss("wgan_gp", d_loss_wasserstein, g_loss_wasserstein, gp_weight=10.0),
+}
+LOSS_NAMES: tuple[str, ...] = tuple(GAN_LOSSES)
+
+
+def get_gan_loss(name: str) -> GANLoss:
+    """The adversarial loss called ``name``; a ValueError lists the valid names."""
+    if isinstance(name, GANLoss):
+        return name
+    try:
+        return GAN_LOSSES[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown GAN loss {name!r}; choose one of: {', '.join(LOSS_NAMES)}"
+        ) from None
+
+
+# --------------------------------------------------------------------------
+# Image losses for conditional style transfer
+# --------------------------------------------------------------------------
+
+
+def l1_loss(output: Tensor, target: Tensor) -> Tensor:
+    """L1 reconstruction: L_rec = mean |y_hat - y| over all pixels."""
+    return (output - target).abs().mean()
+
+
+def total_variation(images: Tensor) -> Tensor:
+    """Anisotropic total variation, mean absolute difference of neighbours.
+
+    TV(y) = mean |y[i+1, j] - y[i, j]| + mean |y[i, j+1] - y[i, j]|
+    """
+    dy = (images[..., 1:, :] - images[..., :-1, :]).abs().mean()
+    dx = (images[..., :, 1:] - images[..., :, :-1]).abs().mean()
+    return dx + dy
+
+
+def gram_matrix(features: Tensor) -> Tensor:
+    """Normalised Gram matrix of a feature map (Gatys et al. 2016).
+
+    G[b, c, c'] = sum_{h,w} F[b, c, h, w] F[b, c', h, w] / (C * H * W)
+    """
+    b, c, h, w = features.shape
+    flat = features.reshape(b, c, h * w)  # (B, C, HW)
+    return flat @ flat.transpose(1, 2) / (c * h * w)  # (B, C, C)
+
+
+def perceptual_loss(output_features: Sequence[Tensor], target_features: Sequence[Tensor]) -> Tensor:
+    """Feature (perceptual) loss: mean squared distance of features per layer.
+
+    L_perc = sum_l mean (phi_l(y_hat) - phi_l(y))^2
+    """
+    return sum(F.mse_loss(o, t) for o, t in zip(output_features, target_features))
+
+
+def style_loss(output_features: Sequence[Tensor], style_features: Sequence[Tensor]) -> Tensor:
+    """Style loss: squared Frobenius distance of Gram matrices per layer.
+
+    L_style = sum_l mean (Gram(phi_l(y_hat)) - Gram(phi_l(s)))^2
+    """
+    return sum(F.mse_loss(gram_matrix(o), gram_matrix(s))
+               for o, s in zip(output_features, style_features))
