@@ -13,11 +13,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-from .paths import resolve
+from .paths import atomic_write, resolve
 
 Rule = Callable[[str, Any], None]
 
@@ -102,8 +101,6 @@ def validate(**params: tuple[Any, Rule]) -> None:
 def save_metrics(out_dir: str | os.PathLike, metrics: dict, name: str = "metrics.json") -> Path:
     """Write ``metrics`` as JSON atomically, so a crash never leaves half a file."""
     path = Path(out_dir) / name
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(metrics, fh, indent=2, sort_keys=True, default=float)
-    os.replace(tmp, path)
+    with atomic_write(path, "w") as fh:
+        json.dump(metrics, fh, indent=2, sort_keys=True, default=float)  # numpy scalars too
     return path

@@ -7,6 +7,8 @@ project root when gancore runs from a checkout, else under ``~/.cache/gancore``.
 from __future__ import annotations
 
 import os
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -30,3 +32,21 @@ def resolve(path: str | Path) -> Path:
     ``notebooks/`` and papermill runs from anywhere write to the same place."""
     path = Path(path).expanduser()
     return path if path.is_absolute() else project_root() / path
+
+
+@contextmanager
+def atomic_write(path: str | Path, mode: str = "wb"):
+    """Open a temporary file beside ``path``; rename it over ``path`` only when the
+    block finishes, so an interrupted write never replaces a good file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

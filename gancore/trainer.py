@@ -10,9 +10,7 @@ resumed run on CPU equal the uninterrupted one bit for bit.
 from __future__ import annotations
 
 import math
-import os
 import random
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,6 +23,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .losses import get_gan_loss, gradient_penalty
+from .paths import atomic_write
 
 CHECKPOINT_FORMAT = "gancore-checkpoint-v1"
 
@@ -277,17 +276,8 @@ class Trainer:
         """Write atomically: a temporary file in the same folder, then a rename,
         so an interrupted save never replaces a good checkpoint."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                torch.save(self.state_dict(), fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(path) as fh:
+            torch.save(self.state_dict(), fh)
         return path
 
     def load_checkpoint(self, path: str | Path) -> "Trainer":

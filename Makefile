@@ -1,0 +1,35 @@
+# make run   set up .venv if needed, run every notebook at its defaults into runs/latest
+# make test  set up .venv if needed, run the unit tests and every notebook in smoke mode
+# make lab   open JupyterLab on notebooks/ with the project's kernel
+VENV   ?= .venv
+PYTHON ?= python3
+# The pinned wheels lie on the project's build machines' local disk; override TORCH to use another build.
+TORCH  ?= torch==2.14.1 torchvision==0.29.1
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.gancore-installed
+
+.PHONY: setup run test lab bench clean-runs
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q $(TORCH)
+	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (gancore)" >/dev/null
+	touch $(STAMP)
+
+run: setup
+	$(PY) -m gancore.batch --out runs/latest
+
+test: setup
+	$(VENV)/bin/pytest --nbval-lax tests notebooks
+
+lab: setup
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+bench: setup
+	$(PY) bench/bench_mnist.py
+
+clean-runs:
+	rm -rf runs/

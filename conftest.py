@@ -1,0 +1,12 @@
+"""Test-wide environment, set before any notebook kernel starts.
+
+Notebooks under nbval run in smoke mode, offline, writing to a temporary
+folder, so `make test` never touches runs/latest or the network.
+"""
+import os
+import tempfile
+
+os.environ.setdefault("GANCORE_SMOKE", "1")
+os.environ.setdefault("GANCORE_OFFLINE", "1")
+os.environ.setdefault("GANCORE_OUT_DIR", tempfile.mkdtemp(prefix="gancore-nbval-"))
+os.environ.setdefault("MPLBACKEND", "Agg")

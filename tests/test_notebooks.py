@@ -1,0 +1,85 @@
+"""Every notebook: its structure, a papermill run with injected parameters in
+smoke mode (checking its metrics JSON), and a loud failure on a bad parameter.
+(nbval runs them too: `pytest --nbval-lax tests notebooks`.)"""
+import ast
+import json
+import math
+
+import nbformat
+import papermill as pm
+import pytest
+
+from gancore.batch import NOTEBOOK_DIR, list_notebooks
+
+NOTEBOOKS = list_notebooks()
+IDS = [p.stem for p in NOTEBOOKS]
+
+# Keys each notebook's metrics.json must hold (dotted paths into nested dicts).
+REQUIRED_METRICS = {
+    "00_overview": ["mnist_source", "mnist_images"],
+}
+
+
+def code_cells(path):
+    return [c for c in nbformat.read(str(path), as_version=4).cells if c.cell_type == "code"]
+
+
+def lookup(metrics, dotted):
+    for part in dotted.split("."):
+        metrics = metrics[part]
+    return metrics
+
+
+def test_the_series_is_all_there():
+    assert IDS[:4] == ["00_overview", "01_gan_derivations", "02_toy_2d", "03_mnist_baseline"]
+    assert set(IDS) <= set(REQUIRED_METRICS), "add the new notebook's keys to REQUIRED_METRICS"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_structure(path):
+    cells = code_cells(path)
+    params = cells[0]
+    assert "parameters" in params.metadata.get("tags", [])
+    tree = ast.parse(params.source)
+    names = {node.target.id for node in tree.body if isinstance(node, ast.AnnAssign)}
+    assert {"seed", "smoke", "out_dir"} <= names
+    assert all(isinstance(node, ast.AnnAssign) for node in tree.body), "every parameter is typed"
+    for line in params.source.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            assert "#" in line, f"parameter line without a comment: {line!r}"
+    setup = cells[1].source
+    for call in ("nb.smoke_mode(", "nb.output_dir(", "nb.validate(", "set_seed("):
+        assert call in setup, f"second cell lacks {call}"
+    for cell in cells:
+        assert cell.outputs == [] and cell.execution_count is None, "commit notebooks without outputs"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_papermill_smoke_run_writes_metrics(path, tmp_path, monkeypatch):
+    monkeypatch.delenv("GANCORE_SMOKE", raising=False)  # the injected parameters must do the work
+    monkeypatch.delenv("GANCORE_OUT_DIR", raising=False)
+    out = tmp_path / "out"
+    pm.execute_notebook(str(path), str(tmp_path / path.name), cwd=str(NOTEBOOK_DIR),
+                        parameters={"smoke": True, "out_dir": str(out)}, kernel_name="python3",
+                        progress_bar=False)
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in REQUIRED_METRICS[path.stem]:
+        value = lookup(metrics, key)
+        assert value is not None and value != "", key
+        if isinstance(value, float):
+            assert math.isfinite(value), key
+    if path.stem == "03_mnist_baseline":
+        import torch
+        samples = torch.load(out / "samples.pt")
+        assert samples.shape == (5000, 1, 28, 28) and samples.dtype == torch.float32
+        assert samples.min() >= -1 and samples.max() <= 1
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_bad_parameter_stops_with_one_clear_message(path, tmp_path):
+    with pytest.raises(pm.PapermillExecutionError) as err:
+        pm.execute_notebook(str(path), str(tmp_path / path.name), cwd=str(NOTEBOOK_DIR),
+                            parameters={"seed": -1, "out_dir": str(tmp_path / "out")},
+                            kernel_name="python3", progress_bar=False)
+    assert err.value.ename == "ParameterError"
+    assert "seed must be >= 0, got -1" in err.value.evalue
