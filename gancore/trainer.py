@@ -122,6 +122,19 @@ class Trainer:
         self.samples: dict[int, Tensor] = {}  # step -> (n_samples, C, H, W) on CPU
         self._perm_cache: tuple[int, Tensor] | None = None
 
+    def reconfigure(self, aux_loss: AuxLoss | None | str = "keep", **changes) -> None:
+        """Change the loss, weights or learning rates between calls to ``train``
+        (what the loss-weight explorer's sliders do); the models and optimizer
+        states carry on. Bad values raise before anything changes."""
+        config = TrainConfig(**{**asdict(self.config), **changes})
+        self.config, self.gan_loss = config, get_gan_loss(config.loss)
+        self.gp_weight = self.gan_loss.gp_weight if config.gp_weight is None else config.gp_weight
+        for opt, lr in ((self.opt_g, config.lr_g), (self.opt_d, config.lr_d)):
+            for group in opt.param_groups:
+                group["lr"], group["betas"] = lr, config.betas
+        if aux_loss != "keep":
+            self.aux_loss = aux_loss
+
     # ---------------------------------------------------------------- batches
 
     @property

@@ -148,3 +148,16 @@ def test_adv_weight_zero_trains_no_discriminator(digits):
     assert hist["loss_d"].isna().all() and "loss_adv" not in hist
     assert all(torch.equal(d_before[k], v) for k, v in t.D.state_dict().items())
     assert abs(hist["loss_g"].iloc[-1] - hist["loss_l1"].iloc[-1]) < 1e-7
+
+
+def test_reconfigure_changes_loss_and_rates_between_calls(digits):
+    t = make_trainer(digits)
+    t.train(1)
+    t.reconfigure(loss="hinge", lr_d=1e-3, adv_weight=0.5)
+    assert t.gan_loss.name == "hinge" and t.config.adv_weight == 0.5
+    assert [g["lr"] for g in t.opt_d.param_groups] == [1e-3]
+    with pytest.raises(ValueError, match="unknown GAN loss"):
+        t.reconfigure(loss="nope")
+    assert t.gan_loss.name == "hinge"  # a refused change leaves the trainer as it was
+    t.train(1)
+    assert t.step == 2
