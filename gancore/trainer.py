@@ -75,8 +75,10 @@ class TrainConfig:
         for name in ("lr_g", "lr_d"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        if self.adv_weight < 0 or (self.gp_weight is not None and self.gp_weight < 0):
-            raise ValueError("adv_weight and gp_weight must be >= 0")
+        for name in ("adv_weight", "gp_weight"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value < math.inf:  # also rejects NaN
+                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
         if self.sample_every < 0:
             raise ValueError(f"sample_every must be >= 0, got {self.sample_every}")
 
@@ -171,7 +173,8 @@ class Trainer:
         self.G.train(), self.D.train()
         bar = tqdm(total=total_steps, initial=self.step, desc=desc or self.gan_loss.name,
                    disable=not self.progress, leave=False)
-        start = time.perf_counter()
+        # "seconds" accumulates over calls, so chunked or resumed runs keep one clock
+        start = time.perf_counter() - (self.records[-1]["seconds"] if self.records else 0.0)
         try:
             while self.step < total_steps:
                 record = self._train_step()

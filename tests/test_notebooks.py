@@ -20,6 +20,8 @@ REQUIRED_METRICS = {
     "01_gan_derivations": ["max_grad_error_all", "identity_gap", "d_star_gap", "jsd", "v_star"],
     "03_mnist_baseline": ["fd", "score", "floor_fd", "floor_score", "steps", "seconds",
                           "classifier_accuracy", "models.dcgan.fd", "models.mlp.fd"],
+    "07_loss_weight_explorer": ["l1_to_target.warm", "l1_to_target.defaults", "l1_to_target.adv_0",
+                                "l1_to_target.l1_0", "warm_steps", "steps_per_click"],
 }
 
 

@@ -58,6 +58,8 @@ def test_history_and_samples(digits):
     assert {"loss_d", "loss_g", "d_real", "d_fake", "seconds"} <= set(hist.columns)
     assert sorted(t.samples) == [2, 4] and t.samples[2].shape == (4, 1, 28, 28)
     assert t.steps_for_epochs(1) == 3  # 6 batches per epoch, 2 D batches per G step
+    seconds = t.train(2)["seconds"]
+    assert seconds.is_monotonic_increasing  # one clock across calls
 
 
 def test_nan_guard_stops_before_updating(digits, tmp_path):
@@ -79,7 +81,8 @@ def test_unknown_loss_lists_the_valid_names(digits):
 
 
 @pytest.mark.parametrize("field,value", [("batch_size", 0), ("d_steps", -1), ("lr_g", 0.0),
-                                         ("adv_weight", -1.0), ("sample_every", -5)])
+                                         ("adv_weight", -1.0), ("adv_weight", float("nan")),
+                                         ("gp_weight", float("inf")), ("sample_every", -5)])
 def test_bad_config_values_raise(field, value):
     with pytest.raises(ValueError, match=field):
         TrainConfig(**{field: value})
