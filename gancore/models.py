@@ -126,3 +126,11 @@ def build_gan(model: str, z_dim: int = 64, width: int = 64, channels: int = 1):
     if model == "dcgan":
         return DCGANGenerator(z_dim, width, channels), DCGANDiscriminator(width, channels)
     raise ValueError(f"unknown model {model!r}; choose 'mlp' or 'dcgan'")
+
+
+# The notebook-03 MNIST baseline, shared by notebooks/03 and bench/bench_mnist.py.
+# ``steps`` is about four minutes of training on two quiet CPU cores.
+MNIST_DEFAULTS: dict = {
+    "model": "dcgan", "width": 32, "z_dim": 64, "batch_size": 64,
+    "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "loss": "nonsaturating", "steps": 3000,
+}

@@ -1,0 +1,128 @@
+"""Benchmark the notebook-03 MNIST baseline against the official MNIST test split.
+
+Trains on the 5,000 offline digits (gancore.data.load_mnist()) for a wall-clock
+budget and, at 1, 2, 4 and 8 minutes of *training* time (evaluation paused
+the clock), measures 5,000 generated samples against the 10,000 test digits:
+Fréchet distance and classifier score with gancore's own classifier, next to
+the real-data floor (the 5,000 training digits against the same test set).
+
+    GANCORE_OFFLINE=1 .venv/bin/python bench/bench_mnist.py             # notebook-03 defaults
+    GANCORE_OFFLINE=1 .venv/bin/python bench/bench_mnist.py --minutes 4 --width 24 --threads 2
+
+Prints figures; asserts nothing. Run it on a quiet machine: the timings mean
+little when other processes share the cores.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import gancore  # noqa: E402
+from gancore.data import load_mnist, read_idx_folder  # noqa: E402
+from gancore.losses import LOSS_NAMES  # noqa: E402
+from gancore.metrics import evaluate_samples, get_classifier, real_data_floor, reference_stats  # noqa: E402
+from gancore.models import MNIST_DEFAULTS, build_gan  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    d = MNIST_DEFAULTS
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--minutes", type=float, default=8.0, help="training budget in wall-clock minutes")
+    p.add_argument("--checkpoints", default="1,2,4,8", help="minutes of training at which to evaluate")
+    p.add_argument("--model", choices=("mlp", "dcgan"), default=d["model"])
+    p.add_argument("--width", type=int, default=d["width"], help="DCGAN base channels (MLP: 4x hidden units)")
+    p.add_argument("--z-dim", type=int, default=d["z_dim"])
+    p.add_argument("--batch-size", type=int, default=d["batch_size"])
+    p.add_argument("--lr-g", type=float, default=d["lr_g"])
+    p.add_argument("--lr-d", type=float, default=d["lr_d"])
+    p.add_argument("--beta1", type=float, default=d["betas"][0])
+    p.add_argument("--beta2", type=float, default=d["betas"][1])
+    p.add_argument("--loss", choices=LOSS_NAMES, default=d["loss"])
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--eval-samples", type=int, default=5000, help="generated images per evaluation")
+    p.add_argument("--test-dir", default=str(ROOT.parent / "shared/data/mnist-t10k"),
+                   help="folder with the official t10k IDX files")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", help="also write the results to this file")
+    args = p.parse_args(argv)
+    args.checkpoints = sorted({float(m) for m in args.checkpoints.split(",") if float(m) <= args.minutes}
+                              | {args.minutes})
+    return args
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    gancore.set_seed(args.seed)
+    train_images = load_mnist().images  # (5000, 1, 28, 28) in [-1, 1]
+    test_images, test_labels = read_idx_folder(args.test_dir, "test")  # (10000, 1, 28, 28)
+    classifier = get_classifier("mnist", device=args.device)
+    test_stats = reference_stats(test_images, classifier)
+    floor = real_data_floor(train_images, test_images, classifier)
+    print(f"classifier: {100 * classifier.heldout_accuracy:.2f}% held-out accuracy, "
+          f"{100 * classifier.accuracy(test_images, test_labels):.2f}% on the test split")
+    print(f"real-data floor: FD {floor['fd']:.3f} (5,000 train vs 10,000 test), "
+          f"score {floor['score']:.3f} (test) / {floor['score_train']:.3f} (train)")
+
+    G, D = build_gan(args.model, z_dim=args.z_dim, width=args.width)
+    trainer = gancore.Trainer(G, D, train_images, device=args.device, progress=False, loss=args.loss,
+                              batch_size=args.batch_size, lr_g=args.lr_g, lr_d=args.lr_d,
+                              betas=(args.beta1, args.beta2), sample_every=0, seed=args.seed)
+    rows, train_s, chunk = [], 0.0, 5
+    pending = list(args.checkpoints)
+    bar = tqdm(total=round(60 * args.minutes), desc=f"{args.model} training seconds", unit="s")
+    while pending:
+        start = time.perf_counter()
+        trainer.train(chunk)
+        elapsed = time.perf_counter() - start
+        train_s += elapsed
+        bar.update(min(round(train_s), bar.total) - bar.n)
+        chunk = max(1, round(chunk * 1.0 / max(elapsed, 1e-3)))  # chunks of about a second
+        if train_s >= 60 * pending[0]:
+            pending.pop(0)
+            t_eval = time.perf_counter()
+            scores = evaluate_samples(trainer.generate(args.eval_samples, seed=args.seed + 12345),
+                                      test_stats, classifier)
+            steps = trainer.step
+            rows.append({"minutes": round(train_s / 60, 3), "steps": steps,
+                         "ms_per_step": 1000 * train_s / steps,
+                         "images_per_s": steps * args.batch_size * trainer.config.d_steps / train_s,
+                         "fd": scores["fd"], "fd_over_floor": scores["fd"] / floor["fd"],
+                         "score": scores["score"], "eval_s": time.perf_counter() - t_eval})
+            bar.write(f"{rows[-1]['minutes']:.2f} min, {steps} steps: FD {scores['fd']:.3f} "
+                      f"({scores['fd'] / floor['fd']:.2f}x floor), score {scores['score']:.3f}")
+    bar.close()
+
+    table = pd.DataFrame(rows).set_index("minutes")
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    config = {k: v for k, v in vars(args).items() if k not in ("json",)}
+    print(f"\nconfig: {config}")
+    print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
+          f"{args.threads} threads")
+    print(table.to_string(float_format=lambda v: f"{v:.3f}"))
+    print(f"training wall seconds: {train_s:.1f}, steps: {trainer.step}, "
+          f"images/s: {trainer.step * args.batch_size / train_s:.0f}, peak memory: {peak_mib:.0f} MiB")
+    result = {"config": config, "floor": floor, "checkpoints": rows, "train_seconds": train_s,
+              "steps": trainer.step, "peak_rss_mib": peak_mib,
+              "classifier_heldout_accuracy": classifier.heldout_accuracy}
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2, default=float))
+    return result
+
+
+if __name__ == "__main__":
+    main()
