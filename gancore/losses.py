@@ -199,3 +199,82 @@ def style_loss(output_features: Sequence[Tensor], style_features: Sequence[Tenso
     """
     return sum(F.mse_loss(gram_matrix(o), gram_matrix(s))
                for o, s in zip(output_features, style_features))
+
+
+# --------------------------------------------------------------------------
+# The weighted total, as the trainer's aux_loss
+# --------------------------------------------------------------------------
+
+IMAGE_LOSS_TERMS: tuple[str, ...] = ("l1", "perceptual", "style", "tv")
+
+
+class StyleTransferLoss:
+    """Weighted sum of the image losses, for ``Trainer(aux_loss=...)``.
+
+    L_aux = w_l1 L1(y_hat, y) + w_perc L_perc(phi(y_hat), phi(y))
+          + w_style L_style(phi(y_hat), phi(s)) + w_tv TV(y_hat)
+
+    y_hat is the output, y the target, s the style exemplar and phi_l the
+    layers of ``feature_net.features``. Called as ``loss(fake, real, (content,
+    exemplar))``, it returns ``{name: weighted term}`` for the terms whose
+    weight is > 0: a term of weight 0 is not computed at all, and the feature
+    network is not run unless the perceptual or style weight is > 0.
+
+    The style term compares the output with the exemplar, not the target: the
+    exemplar is the style as the user gives it (and the only one there is when
+    no paired target exists), while against the target the Gram term would
+    only repeat what L1 and the perceptual term already measure. Gram matrices
+    sum over positions, so the exemplar showing another digit matters little.
+    """
+
+    def __init__(self, l1: float = 1.0, perceptual: float = 0.0, style: float = 0.0, tv: float = 0.0,
+                 feature_net=None):
+        self.weights = {"l1": l1, "perceptual": perceptual, "style": style, "tv": tv}
+        for name, w in self.weights.items():
+            finite = isinstance(w, (int, float)) and float("-inf") < w < float("inf")  # False for NaN
+            if isinstance(w, bool) or not finite:
+                raise ValueError(f"the {name} weight must be a finite number, got {w!r}")
+            if w < 0:
+                raise ValueError(f"the {name} weight must be >= 0, got {w}; use 0 to switch "
+                                 f"the {name} term off")
+        self.uses_features = perceptual > 0 or style > 0
+        if self.uses_features and feature_net is None:
+            raise ValueError("the perceptual and style terms need a feature network: pass "
+                             "feature_net=gancore.features.get_feature_net(splits['train']), or "
+                             "set both weights to 0")
+        if isinstance(feature_net, torch.nn.Module):
+            feature_net.eval().requires_grad_(False)  # a fixed instrument: gradients reach only y_hat
+        self.feature_net = feature_net
+
+    def __repr__(self) -> str:
+        on = ", ".join(f"{k}={v:g}" for k, v in self.weights.items() if v > 0)
+        return f"StyleTransferLoss({on or 'all terms off'})"
+
+    def _features(self, x: Tensor) -> list[Tensor]:
+        net = self.feature_net
+        if isinstance(net, torch.nn.Module) and next(net.parameters()).device != x.device:
+            net.to(x.device)  # the trainer moves G and D, not the loss
+        return net.features(x)
+
+    def __call__(self, fake: Tensor, real: Tensor, condition: Sequence[Tensor] = ()) -> dict[str, Tensor]:
+        if fake.shape != real.shape:
+            raise ValueError(f"output {tuple(fake.shape)} and target {tuple(real.shape)} differ in shape")
+        w, terms = self.weights, {}
+        if w["l1"] > 0:
+            terms["l1"] = w["l1"] * l1_loss(fake, real)
+        if self.uses_features:
+            fake_features = self._features(fake)
+            if w["perceptual"] > 0:
+                with torch.no_grad():
+                    real_features = self._features(real)
+                terms["perceptual"] = w["perceptual"] * perceptual_loss(fake_features, real_features)
+            if w["style"] > 0:
+                if len(condition) != 2:
+                    raise ValueError("the style term needs condition=(content, exemplar), got "
+                                     f"{len(condition)} condition tensors")
+                with torch.no_grad():
+                    style_features = self._features(condition[1])
+                terms["style"] = w["style"] * style_loss(fake_features, style_features)
+        if w["tv"] > 0:
+            terms["tv"] = w["tv"] * total_variation(fake)
+        return terms
