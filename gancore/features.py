@@ -21,8 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,7 +30,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .losses import perceptual_loss
-from .paths import data_dir
+from .paths import atomic_write, data_dir
 from .trainer import default_device
 
 log = logging.getLogger("gancore")
@@ -253,15 +251,8 @@ def get_style_classifier(data, device=None, progress: bool = True) -> FeatureNet
 def _save(net: FeatureNet, path: Path, config: FeatureNetConfig) -> None:
     state = {"format": FEATURE_NET_FORMAT, "config": asdict(config), "arch": net.arch,
              "state_dict": {k: v.cpu() for k, v in net.state_dict().items()}}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(state, fh)
-        os.replace(tmp, path)  # atomic: readers see the old file or the new one
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as fh:  # readers see the old file or the new one, never half
+        torch.save(state, fh)
 
 
 def _load(path: Path) -> FeatureNet:

@@ -24,8 +24,6 @@ retrained when a larger training set appears later (say, full MNIST after the
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -37,7 +35,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .data import holdout_split, load_dataset
-from .paths import data_dir
+from .paths import atomic_write, data_dir
 from .trainer import default_device
 
 log = logging.getLogger("gancore")
@@ -248,14 +246,8 @@ def _save(model: DigitClassifier, path: Path, dataset: str, settings: Classifier
     state = {"format": CLASSIFIER_FORMAT, "dataset": dataset, "settings": asdict(settings), "source": source,
              "arch": model.arch, "heldout_accuracy": model.heldout_accuracy,
              "state_dict": {k: v.cpu() for k, v in model.state_dict().items()}}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(state, fh)
-        os.replace(tmp, path)  # atomic: readers see the old file or the new one
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as fh:  # readers see the old file or the new one, never half
+        torch.save(state, fh)
 
 
 def _load(path: Path, dataset: str, settings: ClassifierSettings) -> DigitClassifier:
