@@ -93,6 +93,7 @@ class DCGANGenerator(Generator):
             nn.Tanh(),
         )
         init_weights(self)
+        self.to(memory_format=torch.channels_last)  # NHWC: oneDNN's CPU convolutions run ~15% faster
 
     def forward(self, z: Tensor) -> Tensor:
         h = self.project(z).view(-1, 2 * self.width, 7, 7)  # (B, 2w, 7, 7)
@@ -114,6 +115,7 @@ class DCGANDiscriminator(Discriminator):
             nn.Linear(2 * width * 7 * 7, 1),
         )
         init_weights(self)
+        self.to(memory_format=torch.channels_last)  # NHWC: oneDNN's CPU convolutions run ~15% faster
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x).squeeze(1)  # (B,)
@@ -128,9 +130,11 @@ def build_gan(model: str, z_dim: int = 64, width: int = 64, channels: int = 1):
     raise ValueError(f"unknown model {model!r}; choose 'mlp' or 'dcgan'")
 
 
-# The notebook-03 MNIST baseline, shared by notebooks/03 and bench/bench_mnist.py.
-# ``steps`` is about four minutes of training on two quiet CPU cores.
+# The notebook-03 MNIST baseline, shared by notebooks/03 and bench/bench_mnist.py. Tuned for
+# the lowest FD after four minutes on two CPU cores: per second of training, width 32 with batch
+# 32, the hinge loss and lr 1e-3 beat widths 16 and 48, batch 64, the MLP, lr 2e-4 and the
+# non-saturating loss. ``steps`` is those four minutes at ~48 ms/step (two quiet threads).
 MNIST_DEFAULTS: dict = {
-    "model": "dcgan", "width": 32, "z_dim": 64, "batch_size": 64,
-    "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "loss": "nonsaturating", "steps": 3000,
+    "model": "dcgan", "width": 32, "z_dim": 64, "batch_size": 32,
+    "lr_g": 1e-3, "lr_d": 1e-3, "betas": (0.5, 0.999), "loss": "hinge", "steps": 5000,
 }

@@ -10,6 +10,8 @@ import papermill as pm
 import pytest
 
 from gancore.batch import NOTEBOOK_DIR, list_notebooks
+from gancore.models import MNIST_DEFAULTS
+from gancore.style_transfer import STYLE_DEFAULTS
 
 NOTEBOOKS = list_notebooks()
 IDS = [p.stem for p in NOTEBOOKS]
@@ -63,6 +65,21 @@ def test_structure(path):
         assert call in setup, f"second cell lacks {call}"
     for cell in cells:
         assert cell.outputs == [] and cell.execution_count is None, "commit notebooks without outputs"
+
+
+def parameter_defaults(path):
+    tree = ast.parse(code_cells(path)[0].source)
+    return {node.target.id: ast.literal_eval(node.value) for node in tree.body}
+
+
+@pytest.mark.parametrize("stem, defaults", [("03_mnist_baseline", MNIST_DEFAULTS),
+                                             ("05_style_transfer_cgan", STYLE_DEFAULTS)])
+def test_notebook_defaults_are_the_tuned_ones(stem, defaults):
+    """The benches measure the package's tuned defaults; the notebooks must run the same thing."""
+    params = parameter_defaults(NOTEBOOK_DIR / f"{stem}.ipynb")
+    shared = {k: v for k, v in defaults.items() if k in params}
+    assert len(shared) >= 8, f"only {sorted(shared)} shared"
+    assert {k: params[k] for k in shared} == shared
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
