@@ -24,7 +24,7 @@ retrained when a larger training set appears later (say, full MNIST after the
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -37,6 +37,11 @@ from tqdm.auto import tqdm
 from .data import holdout_split, load_dataset
 from .paths import atomic_write, data_dir
 from .trainer import default_device
+
+try:  # scikit-learn's dependency, so present wherever mlxtend is
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover
+    threadpool_limits = None
 
 log = logging.getLogger("gancore")
 
@@ -134,7 +139,7 @@ def _check_images(images: Tensor) -> None:
 
 
 def _random_shift(x: Tensor, max_shift: int, rng: torch.Generator) -> Tensor:
-    """Translate each image by whole pixels in [-max_shift, max_shift], zero-padding with -1."""
+    """Translate each image by whole pixels in [-max_shift, max_shift], padding with background (-1)."""
     if max_shift == 0:
         return x
     n, s = len(x), max_shift
@@ -277,6 +282,12 @@ class FeatureStats:
     n: int
 
 
+def _one_blas_thread():
+    """Matrices of 128 x 128 gain nothing from BLAS threads; on shared cores
+    the threads' waiting for each other makes an eigh 100x slower."""
+    return threadpool_limits(1, user_api="blas") if threadpool_limits else nullcontext()
+
+
 def feature_stats(features) -> FeatureStats:
     """Mean and (unbiased) covariance of features (N, F), in float64."""
     if isinstance(features, FeatureStats):
@@ -285,7 +296,9 @@ def feature_stats(features) -> FeatureStats:
     f = f.astype(np.float64)
     if f.ndim != 2 or len(f) < 2:
         raise ValueError(f"features must have shape (N, F) with N >= 2, got {f.shape}")
-    return FeatureStats(f.mean(0), np.cov(f, rowvar=False).reshape(f.shape[1], f.shape[1]), len(f))
+    with _one_blas_thread():
+        sigma = np.cov(f, rowvar=False).reshape(f.shape[1], f.shape[1])
+    return FeatureStats(f.mean(0), sigma, len(f))
 
 
 def _sqrt_psd(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -307,8 +320,9 @@ def frechet_distance(feats_a, feats_b) -> float:
     a, b = feature_stats(feats_a), feature_stats(feats_b)
     if a.mu.shape != b.mu.shape:
         raise ValueError(f"feature sizes differ: {a.mu.shape[0]} vs {b.mu.shape[0]}")
-    _, root_a = _sqrt_psd(a.sigma)
-    cross_vals, _ = _sqrt_psd(root_a @ b.sigma @ root_a)
+    with _one_blas_thread():
+        _, root_a = _sqrt_psd(a.sigma)
+        cross_vals, _ = _sqrt_psd(root_a @ b.sigma @ root_a)
     fd = np.sum((a.mu - b.mu) ** 2) + np.trace(a.sigma) + np.trace(b.sigma) - 2 * np.sqrt(cross_vals).sum()
     return float(max(fd, 0.0))
 
