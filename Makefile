@@ -30,6 +30,7 @@ lab: setup
 
 bench: setup
 	$(PY) bench/bench_mnist.py
+	$(PY) bench/bench_style.py
 
 clean-runs:
 	rm -rf runs/

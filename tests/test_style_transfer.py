@@ -116,6 +116,16 @@ def test_accuracies_count_matching_predictions(sets, net):
     assert abs(m["style_acc"] - float(sum(per_head)) / 4) < 1e-12
 
 
+def test_content_accuracy_can_come_from_another_net(sets, net):
+    data = sets["test_seen"]
+    torch.manual_seed(1)
+    other = FeatureNet(HEADS, width=4, hidden=16).eval().requires_grad_(False)
+    m = evaluate_transfer(data.target, data, net, digit_classifier=other)
+    expected = (other(data.target)["digit"].argmax(1) == data.digit).double().mean()
+    assert abs(m["content_acc"] - float(expected)) < 1e-12
+    assert m["style_acc"] == evaluate_transfer(data.target, data, net)["style_acc"]  # still the grader's
+
+
 def test_fd_uses_the_graders_hidden_layer(sets, net):
     data = sets["test_seen"]
     feats = grader_features(data.target, net)
