@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from .augment import random_translate
 from .data import holdout_split, load_dataset
 from .paths import atomic_write, data_dir
 from .trainer import default_device
@@ -138,18 +139,6 @@ def _check_images(images: Tensor) -> None:
                          "scale uint8 pixels with x / 127.5 - 1")
 
 
-def _random_shift(x: Tensor, max_shift: int, rng: torch.Generator) -> Tensor:
-    """Translate each image by whole pixels in [-max_shift, max_shift], padding with background (-1)."""
-    if max_shift == 0:
-        return x
-    n, s = len(x), max_shift
-    padded = F.pad(x[:, 0], (s, s, s, s), value=-1.0)  # (N, 28 + 2s, 28 + 2s)
-    dy, dx = torch.randint(0, 2 * s + 1, (2, n), generator=rng)
-    rows = (dy[:, None] + torch.arange(28))[:, :, None]  # (N, 28, 1)
-    cols = (dx[:, None] + torch.arange(28))[:, None, :]  # (N, 1, 28)
-    return padded[torch.arange(n)[:, None, None], rows, cols].unsqueeze(1)  # (N, 1, 28, 28)
-
-
 @contextmanager
 def _cpu_threads(n: int | None):
     """Temporarily use ``n`` torch CPU threads (None: leave as is)."""
@@ -187,7 +176,7 @@ def train_classifier(images: Tensor, labels: Tensor, settings: ClassifierSetting
                 order, pos = torch.randperm(len(images), generator=rng), 0
             idx = order[pos:pos + s.batch_size]
             pos += s.batch_size
-            x = _random_shift(images[idx], s.max_shift, rng).to(device)
+            x = random_translate(images[idx], s.max_shift, rng).to(device)
             loss = F.cross_entropy(model(x), labels[idx].to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()

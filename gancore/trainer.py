@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from .augment import random_translate
 from .losses import get_gan_loss, gradient_penalty
 from .paths import atomic_write
 
@@ -62,6 +63,7 @@ class TrainConfig:
     betas: tuple[float, float] = (0.5, 0.999)
     adv_weight: float = 1.0       # 0 trains G on the auxiliary losses alone, with no D
     gp_weight: float | None = None  # None: the loss's own default (10 for wgan_gp)
+    augment_shift: int = 0        # D sees real and fake images shifted by up to this many pixels
     sample_every: int = 100       # steps between sample grids (0: never)
     n_samples: int = 64           # images in each sample grid
     seed: int = 0
@@ -69,6 +71,8 @@ class TrainConfig:
     def __post_init__(self):
         get_gan_loss(self.loss)  # unknown name -> ValueError listing the valid ones
         self.betas = tuple(self.betas)
+        if int(self.augment_shift) < 0:
+            raise ValueError(f"augment_shift must be >= 0, got {self.augment_shift}")
         for name in ("batch_size", "d_steps", "n_samples"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -106,6 +110,8 @@ class Trainer:
         self.real, self.condition = real, tuple(condition)
         if any(len(c) != len(real) for c in self.condition):
             raise ValueError("every condition tensor needs one entry per real image")
+        if cfg.augment_shift and real.dim() != 4:
+            raise ValueError(f"augment_shift needs images (N, C, H, W), got real of shape {tuple(real.shape)}")
         if len(real) < cfg.batch_size:
             raise ValueError(f"batch_size {cfg.batch_size} exceeds the {len(real)} images")
         self.aux_loss = aux_loss
@@ -115,6 +121,7 @@ class Trainer:
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=cfg.betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=cfg.betas)
         self.noise_rng = torch.Generator().manual_seed(cfg.seed)
+        self.augment_rng = torch.Generator().manual_seed(cfg.seed + 3)
         z_dim = getattr(self.G, "z_dim", 0)
         n_fixed = min(cfg.n_samples, len(real))
         self.fixed_noise = torch.randn(n_fixed, z_dim, generator=torch.Generator().manual_seed(cfg.seed + 1))
@@ -160,6 +167,12 @@ class Trainer:
     def _noise(self, n: int) -> Tensor:
         return torch.randn(n, getattr(self.G, "z_dim", 0), generator=self.noise_rng).to(self.device)
 
+    def _for_d(self, images: Tensor) -> Tensor:
+        """What D is shown: the images, randomly shifted when ``augment_shift`` > 0. Real and
+        fake are shifted alike, so D cannot tell them apart by the shift, and G's gradient flows
+        through it; only the judged image moves, never the condition."""
+        return random_translate(images, self.config.augment_shift, self.augment_rng)
+
     # --------------------------------------------------------------- training
 
     def train(self, steps: int, desc: str | None = None) -> pd.DataFrame:
@@ -201,11 +214,12 @@ class Trainer:
                 real, cond = self._batch(batch_number + k)
                 with torch.no_grad():
                     fake = self.G(self._noise(len(real)), *cond)
-                real_logits, fake_logits = self.D(real, *cond), self.D(fake, *cond)
+                real_d, fake_d = self._for_d(real), self._for_d(fake)
+                real_logits, fake_logits = self.D(real_d, *cond), self.D(fake_d, *cond)
                 loss_d = loss.d_loss(real_logits, fake_logits)
                 if self.gp_weight > 0:
                     loss_d = loss_d + self.gp_weight * gradient_penalty(
-                        self.D, real, fake, *cond, generator=None)
+                        self.D, real_d, fake_d, *cond, generator=None)
                 self._check_finite("D", loss_d)
                 self.opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
@@ -219,7 +233,7 @@ class Trainer:
         fake = self.G(self._noise(len(real)), *cond)
         loss_g = torch.zeros((), device=self.device)
         if cfg.adv_weight > 0:
-            adv = loss.g_loss(self.D(fake, *cond))
+            adv = loss.g_loss(self.D(self._for_d(fake), *cond))
             record["loss_adv"] = adv.item()
             loss_g = loss_g + cfg.adv_weight * adv
         if self.aux_loss is not None:
@@ -285,6 +299,7 @@ class Trainer:
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
             "step": self.step, "records": self.records, "samples": self.samples,
             "rng": {"torch": torch.get_rng_state(), "noise": self.noise_rng.get_state(),
+                    "augment": self.augment_rng.get_state(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
         }
 
@@ -326,6 +341,7 @@ class Trainer:
         self.step, self.records, self.samples = state["step"], state["records"], state["samples"]
         torch.set_rng_state(state["rng"]["torch"])
         self.noise_rng.set_state(state["rng"]["noise"])
+        self.augment_rng.set_state(state["rng"]["augment"])
         if state["rng"]["cuda"] is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         return self

@@ -29,15 +29,15 @@ def assert_same_run(a: Trainer, b: Trainer):
     assert all(torch.equal(a.samples[k], b.samples[k]) for k in a.samples)
 
 
-@pytest.mark.parametrize("loss", ["nonsaturating", "wgan_gp"])
-def test_resume_equals_the_uninterrupted_run_bit_for_bit(digits, tmp_path, loss):
+@pytest.mark.parametrize("loss, shift", [("nonsaturating", 0), ("wgan_gp", 0), ("hinge", 2)])
+def test_resume_equals_the_uninterrupted_run_bit_for_bit(digits, tmp_path, loss, shift):
     # 6 steps x 2 D batches of 16 over 100 images crosses epoch boundaries (6 batches/epoch).
-    whole = make_trainer(digits, loss)
+    whole = make_trainer(digits, loss, augment_shift=shift)
     whole.train(7)
 
-    first = make_trainer(digits, loss, checkpoint_path=tmp_path / "ckpt.pt")
+    first = make_trainer(digits, loss, augment_shift=shift, checkpoint_path=tmp_path / "ckpt.pt")
     first.train(3)
-    resumed = make_trainer(digits, loss, seed=0)
+    resumed = make_trainer(digits, loss, augment_shift=shift, seed=0)
     set_seed(123)  # a different global RNG state must not matter: the checkpoint restores it
     resumed.load_checkpoint(tmp_path / "ckpt.pt")
     assert resumed.step == 3
@@ -82,7 +82,8 @@ def test_unknown_loss_lists_the_valid_names(digits):
 
 @pytest.mark.parametrize("field,value", [("batch_size", 0), ("d_steps", -1), ("lr_g", 0.0),
                                          ("adv_weight", -1.0), ("adv_weight", float("nan")),
-                                         ("gp_weight", float("inf")), ("sample_every", -5)])
+                                         ("gp_weight", float("inf")), ("sample_every", -5),
+                                         ("augment_shift", -1)])
 def test_bad_config_values_raise(field, value):
     with pytest.raises(ValueError, match=field):
         TrainConfig(**{field: value})
@@ -164,3 +165,26 @@ def test_reconfigure_changes_loss_and_rates_between_calls(digits):
     assert t.gan_loss.name == "hinge"  # a refused change leaves the trainer as it was
     t.train(1)
     assert t.step == 2
+
+
+def test_augment_shift_moves_what_d_sees_and_g_still_learns_through_it(digits):
+    seen = []
+    t = make_trainer(digits, "hinge", augment_shift=3, d_steps=1)
+    t.D.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+    t.train(1)
+    real_seen, fake_seen_by_g = seen[0], seen[2]  # D step: real, fake; then G's step
+    real_batch, _ = t._batch(0)
+    assert real_seen.shape == real_batch.shape and not torch.equal(real_seen, real_batch)
+    assert abs(real_seen.mean().item() - real_batch.mean().item()) < 0.05  # moved, not changed
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in t.G.parameters() if p.dim() > 1)
+    plain = make_trainer(digits, "hinge", d_steps=1)
+    plain.train(1)
+    first = lambda trainer: next(iter(trainer.G.parameters()))  # noqa: E731
+    assert not torch.equal(first(t), first(plain))  # the same seed, so only the shift differs
+
+
+def test_augment_shift_needs_images(digits):
+    flat = digits.flatten(1)  # (100, 784), as the 2-D toy data would be
+    G, D = build_gan("mlp", z_dim=8, width=4)
+    with pytest.raises(ValueError, match="augment_shift needs images"):
+        Trainer(G, D, flat, augment_shift=2, batch_size=16, device="cpu", progress=False)
