@@ -51,6 +51,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--beta1", type=float, default=d["betas"][0])
     p.add_argument("--beta2", type=float, default=d["betas"][1])
     p.add_argument("--loss", choices=LOSS_NAMES, default=d["loss"])
+    p.add_argument("--augment-shift", type=int, default=d["augment_shift"],
+                   help="pixels by which D's inputs are randomly shifted (0: off)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--eval-samples", type=int, default=5000, help="generated images per evaluation")
     p.add_argument("--test-dir", default=str(ROOT.parent / "shared/data/mnist-t10k"),
@@ -81,7 +83,8 @@ def main(argv=None) -> dict:
     G, D = build_gan(args.model, z_dim=args.z_dim, width=args.width)
     trainer = gancore.Trainer(G, D, train_images, device=args.device, progress=False, loss=args.loss,
                               batch_size=args.batch_size, lr_g=args.lr_g, lr_d=args.lr_d,
-                              betas=(args.beta1, args.beta2), sample_every=0, seed=args.seed)
+                              betas=(args.beta1, args.beta2), augment_shift=args.augment_shift,
+                              sample_every=0, seed=args.seed)
     rows, train_s, chunk = [], 0.0, 5
     pending = list(args.checkpoints)
     bar = tqdm(total=round(60 * args.minutes), desc=f"{args.model} training seconds", unit="s")
