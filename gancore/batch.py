@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     table = run_batch(args.notebooks, args.out, dict(args.param), args.smoke)
     with pd.option_context("display.max_rows", 500, "display.width", 120):
-        print(table.to_string(index=False))
+        print(table.to_string(index=False, max_colwidth=60))  # long texts (error messages) cut short
     print(f"\n{len(table.notebook.unique())} notebooks in {time.perf_counter() - start:.0f} s; "
           f"results in {resolve(args.out)}")
     return 0

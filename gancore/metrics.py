@@ -24,13 +24,14 @@ retrained when a larger training set appears later (say, full MNIST after the
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from threadpoolctl import threadpool_limits
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
@@ -39,10 +40,6 @@ from .data import holdout_split, load_dataset
 from .paths import atomic_write, data_dir
 from .trainer import default_device
 
-try:  # scikit-learn's dependency, so present wherever mlxtend is
-    from threadpoolctl import threadpool_limits
-except ImportError:  # pragma: no cover
-    threadpool_limits = None
 
 log = logging.getLogger("gancore")
 
@@ -274,7 +271,7 @@ class FeatureStats:
 def _one_blas_thread():
     """Matrices of 128 x 128 gain nothing from BLAS threads; on shared cores
     the threads' waiting for each other makes an eigh 100x slower."""
-    return threadpool_limits(1, user_api="blas") if threadpool_limits else nullcontext()
+    return threadpool_limits(1, user_api="blas")
 
 
 def feature_stats(features) -> FeatureStats:
