@@ -40,7 +40,6 @@ from .data import holdout_split, load_dataset
 from .paths import atomic_write, data_dir
 from .trainer import default_device
 
-
 log = logging.getLogger("gancore")
 
 CLASSIFIER_FORMAT = "gancore-classifier-v1"

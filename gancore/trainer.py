@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -326,7 +326,9 @@ class Trainer:
         mine = [type(self.G).__name__, type(self.D).__name__]
         if state["models"] != mine:
             raise CheckpointError(f"{path} holds models {state['models']}, this trainer has {mine}")
-        theirs = {k: tuple(v) if isinstance(v, list) else v for k, v in state["config"].items()}
+        # A field added after the checkpoint was saved takes its default, which is how that run trained.
+        saved = {**{f.name: f.default for f in fields(TrainConfig)}, **state["config"]}
+        theirs = {k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()}
         diff = {k: (theirs.get(k), v) for k, v in asdict(self.config).items() if theirs.get(k) != v}
         if diff:
             raise CheckpointError(f"{path} was saved with a different config (saved, current): {diff}")
@@ -341,7 +343,8 @@ class Trainer:
         self.step, self.records, self.samples = state["step"], state["records"], state["samples"]
         torch.set_rng_state(state["rng"]["torch"])
         self.noise_rng.set_state(state["rng"]["noise"])
-        self.augment_rng.set_state(state["rng"]["augment"])
+        if "augment" in state["rng"]:  # absent from checkpoints older than augment_shift
+            self.augment_rng.set_state(state["rng"]["augment"])
         if state["rng"]["cuda"] is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         return self

@@ -188,3 +188,18 @@ def test_augment_shift_needs_images(digits):
     G, D = build_gan("mlp", z_dim=8, width=4)
     with pytest.raises(ValueError, match="augment_shift needs images"):
         Trainer(G, D, flat, augment_shift=2, batch_size=16, device="cpu", progress=False)
+
+
+def test_checkpoint_from_before_augment_shift_still_resumes(digits, tmp_path):
+    whole = make_trainer(digits)
+    whole.train(5)
+    first = make_trainer(digits, checkpoint_path=tmp_path / "ckpt.pt")
+    first.train(2)
+    state = torch.load(tmp_path / "ckpt.pt", weights_only=False)
+    del state["config"]["augment_shift"], state["rng"]["augment"]  # as saved before the field existed
+    torch.save(state, tmp_path / "old.pt")
+    resumed = make_trainer(digits).load_checkpoint(tmp_path / "old.pt")
+    resumed.train_until(5)
+    assert_same_run(whole, resumed)
+    with pytest.raises(CheckpointError, match="augment_shift"):  # but a run that shifted is a different run
+        make_trainer(digits, augment_shift=1).load_checkpoint(tmp_path / "old.pt")
