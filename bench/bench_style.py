@@ -33,8 +33,8 @@ import gancore  # noqa: E402
 from gancore.features import get_feature_net, get_style_classifier  # noqa: E402
 from gancore.losses import LOSS_NAMES  # noqa: E402
 from gancore.styles import make_style_splits  # noqa: E402
-from gancore.style_transfer import (STYLE_DEFAULTS, build_style_trainer, check_targets, copy_content,  # noqa: E402
-                                    evaluate_methods, evaluate_transfer, metrics_table, translate)
+from gancore.style_transfer import (L1_ONLY, STYLE_DEFAULTS, build_style_trainer, check_targets,  # noqa: E402
+                                    evaluate_methods, graded_targets, method_outputs, metrics_table)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -83,18 +83,13 @@ def main(argv=None) -> dict:
     feature_seconds = time.perf_counter() - t0
 
     trainers, timing = {}, {}
-    for name, overrides in (("l1", dict(adv_weight=0.0, perceptual=0.0, style=0.0, tv=0.0)), ("full", {})):
+    for name, overrides in (("l1", L1_ONLY), ("full", {})):
         trainers[name] = build_style_trainer(train, **{**settings, **overrides}, device=args.device,
                                              feature_net=None if overrides else loss_net)
         timing[name] = timed_training(trainers[name], args.steps, name)
 
-    outputs = {key: {"copy": copy_content(splits[split].content),
-                     **{name: translate(t.G, splits[split].content, splits[split].exemplar)
-                        for name, t in trainers.items()}}
-               for key, split in (("seen", "test_seen"), ("unseen", "test_unseen"))}
-    metrics = evaluate_methods(outputs, splits, grader)
-    reference = {key: evaluate_transfer(splits[split].target, splits[split], grader)
-                 for key, split in (("seen", "test_seen"), ("unseen", "test_unseen"))}
+    metrics = evaluate_methods(method_outputs({name: t.G for name, t in trainers.items()}, splits), splits, grader)
+    reference = graded_targets(splits, grader)
     table = metrics_table({key: {**metrics[key], "targets": reference[key]} for key in metrics})
     targets = check_targets(metrics)
 

@@ -224,6 +224,22 @@ def evaluate_transfer(outputs: Tensor, data: StyleTransferSet, grader: FeatureNe
 # --------------------------------------------------------------------------
 
 SPLITS: dict[str, str] = {"seen": "test_seen", "unseen": "test_unseen"}  # metrics.json key -> split
+L1_ONLY: dict = {"adv_weight": 0.0, "perceptual": 0.0, "style": 0.0, "tv": 0.0}  # the l1 baseline: one term
+
+
+def method_outputs(generators: dict[str, StyleGenerator], splits: dict[str, StyleTransferSet]
+                   ) -> dict[str, dict[str, Tensor]]:
+    """``outputs[split_key][method]`` for :func:`evaluate_methods`: the "copy" baseline, then
+    each named generator's translations of the test splits in :data:`SPLITS`."""
+    return {key: {"copy": copy_content(splits[name].content),
+                  **{method: translate(G, splits[name].content, splits[name].exemplar)
+                     for method, G in generators.items()}}
+            for key, name in SPLITS.items()}
+
+
+def graded_targets(splits: dict[str, StyleTransferSet], grader: FeatureNet) -> dict[str, dict[str, float]]:
+    """The real targets of each test split, graded like outputs: the ceiling of both accuracies."""
+    return {key: evaluate_transfer(splits[name].target, splits[name], grader) for key, name in SPLITS.items()}
 
 
 def evaluate_methods(outputs: dict[str, dict[str, Tensor]], splits: dict[str, StyleTransferSet],

@@ -15,8 +15,8 @@ from gancore.features import FeatureNet
 from gancore.losses import StyleTransferLoss
 from gancore.styles import make_style_splits
 from gancore.style_transfer import (METRIC_NAMES, PSNR_CAP, build_style_trainer, check_targets, copy_content,
-                                    evaluate_transfer, grader_features, parse_style, psnr, side_by_side,
-                                    ssim, style_exemplars, translate)
+                                    evaluate_transfer, graded_targets, grader_features, method_outputs, parse_style,
+                                    psnr, side_by_side, ssim, style_exemplars, translate)
 
 HEADS = {"digit": 10, "stroke": 3, "slant": 3, "ink": 9, "background": 7}
 
@@ -226,6 +226,18 @@ def test_translate_shape_range_mode_and_batching(sets):
     assert (out - whole).abs().max() < 1e-5  # no batch statistics: batching changes nothing
     with pytest.raises(ValueError, match="exemplar has 1 channels"):
         translate(G, data.content, data.exemplar[:, :1])
+
+
+def test_method_outputs_and_graded_targets_cover_both_test_splits(sets, net):
+    G = build_style_trainer(sets["train"], perceptual=0.0, progress=False, device="cpu").G
+    outputs = method_outputs({"full": G}, sets)
+    assert list(outputs) == ["seen", "unseen"] and all(list(o) == ["copy", "full"] for o in outputs.values())
+    unseen = sets["test_unseen"]
+    assert torch.equal(outputs["unseen"]["copy"], copy_content(unseen.content))
+    assert torch.equal(outputs["unseen"]["full"], translate(G, unseen.content, unseen.exemplar))
+    targets = graded_targets(sets, net)
+    assert targets["seen"] == evaluate_transfer(sets["test_seen"].target, sets["test_seen"], net)
+    assert targets["unseen"]["ssim"] == 1.0
 
 
 def test_style_transfer_loss_is_what_the_trainer_uses(sets, net):
