@@ -30,10 +30,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import gancore  # noqa: E402
-from gancore.data import load_mnist, read_idx_folder  # noqa: E402
+from gancore.data.sources import load_mnist, read_idx_folder  # noqa: E402
+from gancore.experiments.mnist_baseline import MNIST_DEFAULTS  # noqa: E402
 from gancore.losses import LOSS_NAMES  # noqa: E402
-from gancore.metrics import evaluate_samples, get_classifier, real_data_floor, reference_stats  # noqa: E402
-from gancore.models import MNIST_DEFAULTS, build_gan  # noqa: E402
+from gancore.metrics.classifier import get_classifier  # noqa: E402
+from gancore.metrics.distribution import (  # noqa: E402
+    evaluate_samples,
+    real_data_floor,
+    reference_stats,
+)
+from gancore.nets.unconditional import build_gan  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -30,11 +30,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import gancore  # noqa: E402
-from gancore.features import get_feature_net, get_style_classifier  # noqa: E402
+from gancore.data.digit_styles import make_style_splits  # noqa: E402
+from gancore.experiments.style_transfer import (  # noqa: E402
+    L1_ONLY,
+    STYLE_DEFAULTS,
+    build_style_trainer,
+    check_targets,
+    evaluate_methods,
+    graded_targets,
+    method_outputs,
+    metrics_table,
+)
 from gancore.losses import LOSS_NAMES  # noqa: E402
-from gancore.styles import make_style_splits  # noqa: E402
-from gancore.style_transfer import (L1_ONLY, STYLE_DEFAULTS, build_style_trainer, check_targets,  # noqa: E402
-                                    evaluate_methods, graded_targets, method_outputs, metrics_table)
+from gancore.metrics.feature_nets import get_feature_net, get_style_classifier  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:

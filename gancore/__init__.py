@@ -1,14 +1,18 @@
 """gancore: the package behind the GAN workbook notebooks.
 
-data      real images held in memory (MNIST, Fashion-MNIST), IDX reading
-models    MLP and DCGAN generators/discriminators
-losses    adversarial losses of logits, plus image losses for style transfer
-trainer   one trainer for all models: checkpoints, history, sample grids
-metrics   the MNIST feature classifier, Frechet distance, classifier score
+nets/         generators, discriminators, classifiers and feature networks
+losses.py     adversarial and image losses as pure functions, each with its formula
+data/         real images in memory (MNIST, Fashion-MNIST, digit and photo styles), toy mixtures
+train/        the GAN trainer with callbacks, supervised fit, the textbook loop of notebook 03
+metrics/      distribution and per-image metrics, and the cached networks that measure
+experiments/  one module per notebook experiment: its config and the code it runs
+workbook/     notebook conventions, the papermill batch runner, widgets, plots
+runtime.py    seed, device, CPU threads;  paths.py  where caches and results live
 """
 import logging as _logging
 
-from .trainer import CheckpointError, NonFiniteLossError, Trainer, TrainConfig, default_device, set_seed
+from gancore.runtime import default_device, set_seed
+from gancore.train.trainer import CheckpointError, NonFiniteLossError, TrainConfig, Trainer
 
 _log = _logging.getLogger("gancore")
 if not _log.handlers:  # say which data source was used, also inside notebooks

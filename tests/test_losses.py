@@ -4,10 +4,26 @@ import math
 import pytest
 import torch
 
-from gancore.losses import (GANLoss, LOSS_NAMES, d_loss_bce, d_loss_hinge, d_loss_least_squares,
-                            d_loss_wasserstein, g_loss_hinge, g_loss_least_squares, g_loss_minimax,
-                            g_loss_nonsaturating, g_loss_wasserstein, get_gan_loss, gradient_penalty,
-                            gram_matrix, l1_loss, perceptual_loss, style_loss, total_variation)
+from gancore.losses import (
+    LOSS_NAMES,
+    GANLoss,
+    d_loss_bce,
+    d_loss_hinge,
+    d_loss_least_squares,
+    d_loss_wasserstein,
+    g_loss_hinge,
+    g_loss_least_squares,
+    g_loss_minimax,
+    g_loss_nonsaturating,
+    g_loss_wasserstein,
+    get_gan_loss,
+    gradient_penalty,
+    gram_matrix,
+    l1_loss,
+    perceptual_loss,
+    style_loss,
+    total_variation,
+)
 
 TOL = 1e-6
 R = torch.tensor([0.5, 2.0], dtype=torch.float64)   # logits on real samples

@@ -9,9 +9,9 @@ import nbformat
 import papermill as pm
 import pytest
 
-from gancore.batch import NOTEBOOK_DIR, list_notebooks
-from gancore.models import MNIST_DEFAULTS
-from gancore.style_transfer import STYLE_DEFAULTS
+from gancore.experiments.mnist_baseline import MNIST_DEFAULTS
+from gancore.experiments.style_transfer import STYLE_DEFAULTS
+from gancore.workbook.batch import NOTEBOOK_DIR, list_notebooks
 
 NOTEBOOKS = list_notebooks()
 IDS = [p.stem for p in NOTEBOOKS]

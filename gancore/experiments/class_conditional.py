@@ -1,0 +1,25 @@
+"""Notebook 04's parameters: a class-conditional GAN on MNIST."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from gancore.losses import LOSS_NAMES
+from gancore.workbook.notebook import number, one_of, positive_int
+from gancore.workbook.params import NotebookParams, param
+
+
+@dataclass
+class ClassConditional(NotebookParams):
+    notebook: ClassVar[str] = "04_conditional_gan"
+
+    steps: int = param(2000, "generator steps", positive_int, smoke=20)
+    loss: str = param("nonsaturating", "adversarial loss, a name in gancore.losses.LOSS_NAMES", one_of(*LOSS_NAMES))
+    width: int = param(32, "base channels of G and D", positive_int, smoke=8)
+    z_dim: int = param(64, "noise dimension", positive_int)
+    batch_size: int = param(64, "real images (with their labels) per step", positive_int)
+    lr: float = param(2e-4, "Adam learning rate of G and D", number(0, 1, open_min=True))
+    n_noise: int = param(8, "noise vectors per digit in the grid (its columns)", positive_int, smoke=4)
+    n_eval: int = param(1000, "generated samples per class for the classifier accuracy", positive_int, smoke=50)
+    eval_every: int = param(500, "generator steps between accuracy checks during training", positive_int, smoke=10)
+    out_dir: str = param("runs/latest/04_conditional_gan", "metrics.json and figures go here")

@@ -1,0 +1,185 @@
+"""Style-transfer models: a U-Net restyled by AdaIN, and a conditional PatchGAN.
+
+``G(z, content, exemplar)`` restyles a grey content image like a colour
+exemplar: a U-Net on the content, whose decoder is modulated by AdaIN with a
+code from a style encoder. ``z_dim = 0``: the style is given, not sampled.
+``D(image, content, exemplar)`` is a conditional PatchGAN that returns one
+logit per patch, (B, 1, h, w).
+
+Both check their inputs with ``check_inputs`` (also called in forward), so a
+content or exemplar of the wrong shape fails with one clear ValueError on the
+first batch, before any parameter is updated.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gancore.nets.base import Discriminator, Generator, init_weights
+
+# --------------------------------------------------------------------------
+# Style-conditioned GAN (32x32 colour)
+# --------------------------------------------------------------------------
+
+
+def _check_image(name: str, x: Tensor, channels: int, argument: str) -> None:
+    if not isinstance(x, Tensor) or x.dim() != 4:
+        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"{name} must be a (B, C, H, W) image tensor, got {shape}")
+    if x.shape[1] != channels:
+        raise ValueError(f"{name} has {x.shape[1]} channels but the model was built for {channels}; "
+                         f"rebuild it with {argument}={x.shape[1]} or convert the images")
+
+
+def check_style_inputs(content: Tensor, exemplar: Tensor, content_channels: int,
+                       style_channels: int) -> None:
+    """Content (B, Cc, H, W) and exemplar (B, Cs, H, W): channels as built, same B, H, W."""
+    _check_image("content", content, content_channels, "content_channels")
+    _check_image("exemplar", exemplar, style_channels, "style_channels")
+    if content.shape[0] != exemplar.shape[0]:
+        raise ValueError(f"content has {content.shape[0]} images but exemplar has "
+                         f"{exemplar.shape[0]}; pass one exemplar per content image")
+    if content.shape[2:] != exemplar.shape[2:]:
+        raise ValueError(f"content is {tuple(content.shape[2:])} pixels but exemplar is "
+                         f"{tuple(exemplar.shape[2:])}; resize them to the same size")
+    h, w = content.shape[2:]
+    if h % 4 or w % 4:
+        raise ValueError(f"image size must be divisible by 4 (two 2x down-samplings), got {h}x{w}")
+
+
+class AdaIN(nn.Module):
+    """Adaptive instance norm (Huang & Belongie 2017), as FiLM on normalised features.
+
+    AdaIN(h, s) = (1 + gamma(s)) * (h - mu(h)) / sigma(h) + beta(s),
+    mu, sigma per sample and channel; gamma, beta linear in the style code s.
+    """
+
+    def __init__(self, channels: int, style_dim: int):
+        super().__init__()
+        self.affine = nn.Linear(style_dim, 2 * channels)
+
+    def forward(self, h: Tensor, style: Tensor) -> Tensor:
+        gamma, beta = self.affine(style)[:, :, None, None].chunk(2, dim=1)  # (B, C, 1, 1) each
+        return (1 + gamma) * F.instance_norm(h) + beta
+
+
+class StyleEncoder(nn.Module):
+    """Exemplar (Cs, H, W) -> (w, H/2) -> (2w, H/4) -> (4w, H/8) -> mean over space -> (code_dim,).
+
+    Averaging over space keeps what the style is (colours, texture statistics)
+    and throws away where things are, i.e. the exemplar's own digit.
+    """
+
+    def __init__(self, channels: int, width: int, code_dim: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(width, 2 * width, 4, 2, 1), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(2 * width, 4 * width, 4, 2, 1), nn.LeakyReLU(0.2, True),
+        )
+        self.out = nn.Linear(4 * width, code_dim)
+
+    def forward(self, exemplar: Tensor) -> Tensor:
+        return self.out(self.net(exemplar).mean(dim=(2, 3)))  # (B, code_dim)
+
+
+class _UpBlock(nn.Module):
+    """x2 transposed conv, add the encoder's skip, AdaIN, ReLU.
+
+    Adding the skip instead of concatenating it (as LinkNet does) halves the
+    decoder's cost, which is what keeps a training step CPU-fast."""
+
+    def __init__(self, in_channels: int, out_channels: int, style_dim: int):
+        super().__init__()
+        self.up = nn.ConvTranspose2d(in_channels, out_channels, 4, 2, 1)
+        self.adain = AdaIN(out_channels, style_dim)
+
+    def forward(self, h: Tensor, skip: Tensor, style: Tensor) -> Tensor:
+        return F.relu(self.adain(self.up(h) + skip, style))
+
+
+class StyleGenerator(Generator):
+    """G(z, content, exemplar): a small U-Net on the content, styled by AdaIN.
+
+    encoder  content (Cc, H, W) -> e1 (w, H) -> e2 (2w, H/2) -> e3 (4w, H/4)
+    decoder  AdaIN(e3) -> up + e2 -> AdaIN -> up + e1 -> AdaIN -> 1x1 conv -> (Cout, H, W)
+
+    The skips carry the content's shape; every decoder layer's statistics come
+    from the exemplar's style code. ``z`` is accepted for the trainer's sake
+    and ignored (``z_dim = 0``).
+    """
+
+    z_dim = 0
+
+    def __init__(self, content_channels: int = 1, style_channels: int = 3, out_channels: int = 3,
+                 width: int = 16, style_dim: int = 64):
+        super().__init__()
+        self.content_channels, self.style_channels = content_channels, style_channels
+        self.out_channels, self.width = out_channels, width
+        w = width
+        self.enc1 = nn.Sequential(nn.Conv2d(content_channels, w, 3, 1, 1), nn.LeakyReLU(0.2, True))
+        self.enc2 = nn.Sequential(nn.Conv2d(w, 2 * w, 3, 2, 1), nn.LeakyReLU(0.2, True))
+        self.enc3 = nn.Sequential(nn.Conv2d(2 * w, 4 * w, 3, 2, 1), nn.LeakyReLU(0.2, True))
+        self.style = StyleEncoder(style_channels, w, style_dim)
+        self.mid = AdaIN(4 * w, style_dim)
+        self.dec2 = _UpBlock(4 * w, 2 * w, style_dim)
+        self.dec1 = _UpBlock(2 * w, w, style_dim)
+        self.to_image = nn.Conv2d(w, out_channels, 1)  # 1x1, as StyleGAN's toRGB: colour, no shape
+
+    def check_inputs(self, content: Tensor, exemplar: Tensor) -> None:
+        """Raise ValueError unless content and exemplar fit this generator and each other."""
+        check_style_inputs(content, exemplar, self.content_channels, self.style_channels)
+
+    def forward(self, z: Tensor, content: Tensor, exemplar: Tensor) -> Tensor:
+        self.check_inputs(content, exemplar)
+        s = self.style(exemplar)  # (B, style_dim)
+        e1 = self.enc1(content)  # (B, w, H, W)
+        e2 = self.enc2(e1)  # (B, 2w, H/2, W/2)
+        e3 = self.enc3(e2)  # (B, 4w, H/4, W/4)
+        h = F.relu(self.mid(e3, s))
+        h = self.dec2(h, e2, s)  # (B, 2w, H/2, W/2)
+        h = self.dec1(h, e1, s)  # (B, w, H, W)
+        return torch.tanh(self.to_image(h))  # (B, Cout, H, W)
+
+
+class PatchDiscriminator(Discriminator):
+    """Conditional PatchGAN D(image, content, exemplar) -> (B, 1, H/4, W/4) logits.
+
+    The content is pixel-aligned with the image, so it is concatenated as extra
+    input channels (pix2pix). The exemplar is not aligned (it shows another
+    digit), so it enters by projection: a style code c from a small encoder,
+    and each patch's logit is  w^T h_p + b + c^T h_p.  Each logit sees an
+    18x18-pixel patch, which judges texture and local colour, not global layout.
+    No batch norm, so WGAN-GP's per-sample gradient penalty applies.
+    """
+
+    def __init__(self, image_channels: int = 3, content_channels: int = 1, style_channels: int = 3,
+                 width: int = 16):
+        super().__init__()
+        self.image_channels, self.content_channels = image_channels, content_channels
+        self.style_channels = style_channels
+        w = width
+        self.body = nn.Sequential(
+            nn.Conv2d(image_channels + content_channels, w, 4, 2, 1), nn.LeakyReLU(0.2, True),  # H/2
+            nn.Conv2d(w, 2 * w, 4, 2, 1), nn.LeakyReLU(0.2, True),  # H/4
+            nn.Conv2d(2 * w, 2 * w, 3, 1, 1), nn.LeakyReLU(0.2, True),  # (B, 2w, H/4, W/4)
+        )
+        self.logit = nn.Conv2d(2 * w, 1, 1)
+        self.style = StyleEncoder(style_channels, max(1, w // 2), 2 * w)
+        for layer in (self.body, self.logit):  # not the style encoder: with N(0, 0.02) weights
+            init_weights(layer)                # its code, and so the projection term, starts near 0
+
+    def check_inputs(self, image: Tensor, content: Tensor, exemplar: Tensor) -> None:
+        """Raise ValueError unless image, content and exemplar fit this D and each other."""
+        check_style_inputs(content, exemplar, self.content_channels, self.style_channels)
+        _check_image("image", image, self.image_channels, "image_channels")
+        if image.shape[0] != content.shape[0] or image.shape[2:] != content.shape[2:]:
+            raise ValueError(f"image {tuple(image.shape)} and content {tuple(content.shape)} must "
+                             "have the same batch size and pixel size")
+
+    def forward(self, image: Tensor, content: Tensor, exemplar: Tensor) -> Tensor:
+        self.check_inputs(image, content, exemplar)
+        h = self.body(torch.cat([image, content], dim=1))  # (B, 2w, H/4, W/4)
+        code = self.style(exemplar)[:, :, None, None]  # (B, 2w, 1, 1)
+        return self.logit(h) + (code * h).sum(1, keepdim=True)  # (B, 1, H/4, W/4)

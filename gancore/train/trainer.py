@@ -1,0 +1,338 @@
+"""One GAN trainer for unconditional and conditional models.
+
+The data are in-memory tensors: ``real`` (N, ...) and an optional tuple
+``condition`` of tensors (N, ...) that is passed to both networks, as in
+``G(z, *condition)`` and ``D(x, *condition)``. Batches are drawn by index,
+from a permutation that depends only on (seed, epoch), so the batch of any
+step is known without replaying the run: that, plus saved RNG states, makes a
+resumed run on CPU equal the uninterrupted one bit for bit.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from gancore.data.augment import random_translate
+from gancore.losses import get_gan_loss, gradient_penalty
+from gancore.paths import atomic_write
+from gancore.runtime import as_device
+
+CHECKPOINT_FORMAT = "gancore-checkpoint-v1"
+
+AuxLoss = Callable[[Tensor, Tensor, Sequence[Tensor]], "dict[str, Tensor]"]
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is corrupt, or belongs to a different run."""
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A loss became NaN or inf; training stopped before the models were updated."""
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters; everything a checkpoint must agree on to resume."""
+
+    loss: str = "nonsaturating"   # a name from gancore.losses.LOSS_NAMES
+    batch_size: int = 64
+    d_steps: int = 1              # discriminator steps per generator step
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    adv_weight: float = 1.0       # 0 trains G on the auxiliary losses alone, with no D
+    gp_weight: float | None = None  # None: the loss's own default (10 for wgan_gp)
+    augment_shift: int = 0        # D sees real and fake images shifted by up to this many pixels
+    sample_every: int = 100       # steps between sample grids (0: never)
+    n_samples: int = 64           # images in each sample grid
+    seed: int = 0
+
+    def __post_init__(self):
+        get_gan_loss(self.loss)  # unknown name -> ValueError listing the valid ones
+        self.betas = tuple(self.betas)
+        if int(self.augment_shift) < 0:
+            raise ValueError(f"augment_shift must be >= 0, got {self.augment_shift}")
+        for name in ("batch_size", "d_steps", "n_samples"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("lr_g", "lr_d"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("adv_weight", "gp_weight"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value < math.inf:  # also rejects NaN
+                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+        if self.sample_every < 0:
+            raise ValueError(f"sample_every must be >= 0, got {self.sample_every}")
+
+
+class Trainer:
+    """Train ``G`` against ``D`` on in-memory data.
+
+    ``aux_loss(fake, real, condition)`` returns extra, already weighted,
+    generator terms by name (L1, perceptual, ...); each is added to L_G and
+    recorded in the history.
+    """
+
+    def __init__(self, generator: nn.Module, discriminator: nn.Module, real: Tensor,
+                 condition: Sequence[Tensor] = (), config: TrainConfig | None = None,
+                 aux_loss: AuxLoss | None = None, device: str | torch.device | None = None,
+                 checkpoint_path: str | Path | None = None, progress: bool = True, **overrides):
+        self.config = config or TrainConfig(**overrides)
+        if config is not None and overrides:
+            self.config = TrainConfig(**{**asdict(config), **overrides})
+        cfg = self.config
+        self.gan_loss = get_gan_loss(cfg.loss)
+        self.gp_weight = self.gan_loss.gp_weight if cfg.gp_weight is None else cfg.gp_weight
+        self.device = as_device(device)
+        self.G, self.D = generator.to(self.device), discriminator.to(self.device)
+        self.real, self.condition = real, tuple(condition)
+        if any(len(c) != len(real) for c in self.condition):
+            raise ValueError("every condition tensor needs one entry per real image")
+        if cfg.augment_shift and real.dim() != 4:
+            raise ValueError(f"augment_shift needs images (N, C, H, W), got real of shape {tuple(real.shape)}")
+        if len(real) < cfg.batch_size:
+            raise ValueError(f"batch_size {cfg.batch_size} exceeds the {len(real)} images")
+        self.aux_loss = aux_loss
+        self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
+        self.progress = progress
+
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=cfg.betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=cfg.betas)
+        self.noise_rng = torch.Generator().manual_seed(cfg.seed)
+        self.augment_rng = torch.Generator().manual_seed(cfg.seed + 3)
+        z_dim = getattr(self.G, "z_dim", 0)
+        n_fixed = min(cfg.n_samples, len(real))
+        self.fixed_noise = torch.randn(n_fixed, z_dim, generator=torch.Generator().manual_seed(cfg.seed + 1))
+        self.fixed_condition = tuple(c[:n_fixed] for c in self.condition)
+        self.step = 0
+        self.records: list[dict] = []
+        self.samples: dict[int, Tensor] = {}  # step -> (n_samples, C, H, W) on CPU
+        self._perm_cache: tuple[int, Tensor] | None = None
+
+    def reconfigure(self, aux_loss: AuxLoss | None | str = "keep", **changes) -> None:
+        """Change the loss, weights or learning rates between calls to ``train``
+        (what the loss-weight explorer's sliders do); the models and optimizer
+        states carry on. Bad values raise before anything changes."""
+        config = TrainConfig(**{**asdict(self.config), **changes})
+        self.config, self.gan_loss = config, get_gan_loss(config.loss)
+        self.gp_weight = self.gan_loss.gp_weight if config.gp_weight is None else config.gp_weight
+        for opt, lr in ((self.opt_g, config.lr_g), (self.opt_d, config.lr_d)):
+            for group in opt.param_groups:
+                group["lr"], group["betas"] = lr, config.betas
+        if aux_loss != "keep":
+            self.aux_loss = aux_loss
+
+    # ---------------------------------------------------------------- batches
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return len(self.real) // self.config.batch_size  # drop the ragged last batch
+
+    def steps_for_epochs(self, epochs: float) -> int:
+        """Generator steps that make ``epochs`` passes over the data with D's batches."""
+        return max(1, math.ceil(epochs * self.batches_per_epoch / self.config.d_steps))
+
+    def _batch(self, batch_number: int) -> tuple[Tensor, tuple[Tensor, ...]]:
+        epoch, i = divmod(batch_number, self.batches_per_epoch)
+        if self._perm_cache is None or self._perm_cache[0] != epoch:
+            rng = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
+            self._perm_cache = (epoch, torch.randperm(len(self.real), generator=rng))
+        bs = self.config.batch_size
+        idx = self._perm_cache[1][i * bs:(i + 1) * bs]
+        real = self.real[idx].to(self.device, non_blocking=True)
+        return real, tuple(c[idx].to(self.device, non_blocking=True) for c in self.condition)
+
+    def _noise(self, n: int) -> Tensor:
+        return torch.randn(n, getattr(self.G, "z_dim", 0), generator=self.noise_rng).to(self.device)
+
+    def _for_d(self, images: Tensor) -> Tensor:
+        """What D is shown: the images, randomly shifted when ``augment_shift`` > 0. Real and
+        fake are shifted alike, so D cannot tell them apart by the shift, and G's gradient flows
+        through it; only the judged image moves, never the condition."""
+        return random_translate(images, self.config.augment_shift, self.augment_rng)
+
+    # --------------------------------------------------------------- training
+
+    def train(self, steps: int, desc: str | None = None) -> pd.DataFrame:
+        """Run ``steps`` more generator steps; returns the whole history."""
+        return self.train_until(self.step + steps, desc)
+
+    def train_until(self, total_steps: int, desc: str | None = None) -> pd.DataFrame:
+        """Train until ``self.step == total_steps`` (a resumed run continues)."""
+        if not isinstance(total_steps, (int, np.integer)) or total_steps < 0:
+            raise ValueError(f"total_steps must be a non-negative int, got {total_steps!r}")
+        self.G.train(), self.D.train()
+        bar = tqdm(total=total_steps, initial=self.step, desc=desc or self.gan_loss.name,
+                   disable=not self.progress, leave=False)
+        # "seconds" accumulates over calls, so chunked or resumed runs keep one clock
+        start = time.perf_counter() - (self.records[-1]["seconds"] if self.records else 0.0)
+        try:
+            while self.step < total_steps:
+                record = self._train_step()
+                record["seconds"] = time.perf_counter() - start
+                self.records.append(record)
+                self.step += 1
+                bar.update(1)
+                if self.step % 10 == 0:
+                    bar.set_postfix(loss_d=f"{record['loss_d']:.3f}", loss_g=f"{record['loss_g']:.3f}")
+                if self.config.sample_every and self.step % self.config.sample_every == 0:
+                    self.samples[self.step] = self.sample_grid()
+        finally:
+            bar.close()
+        if self.checkpoint_path is not None:
+            self.save_checkpoint(self.checkpoint_path)
+        return self.history
+
+    def _train_step(self) -> dict:
+        cfg, loss = self.config, self.gan_loss
+        record = {"step": self.step + 1}
+        batch_number = self.step * cfg.d_steps
+        if cfg.adv_weight > 0:
+            for k in range(cfg.d_steps):
+                real, cond = self._batch(batch_number + k)
+                with torch.no_grad():
+                    fake = self.G(self._noise(len(real)), *cond)
+                real_d, fake_d = self._for_d(real), self._for_d(fake)
+                real_logits, fake_logits = self.D(real_d, *cond), self.D(fake_d, *cond)
+                loss_d = loss.d_loss(real_logits, fake_logits)
+                if self.gp_weight > 0:
+                    loss_d = loss_d + self.gp_weight * gradient_penalty(
+                        self.D, real_d, fake_d, *cond, generator=None)
+                self._check_finite("D", loss_d)
+                self.opt_d.zero_grad(set_to_none=True)
+                loss_d.backward()
+                self.opt_d.step()
+            record.update(loss_d=loss_d.item(), d_real=real_logits.mean().item(),
+                          d_fake=fake_logits.mean().item())
+        else:
+            real, cond = self._batch(batch_number)
+            record.update(loss_d=float("nan"), d_real=float("nan"), d_fake=float("nan"))
+
+        fake = self.G(self._noise(len(real)), *cond)
+        loss_g = torch.zeros((), device=self.device)
+        if cfg.adv_weight > 0:
+            adv = loss.g_loss(self.D(self._for_d(fake), *cond))
+            record["loss_adv"] = adv.item()
+            loss_g = loss_g + cfg.adv_weight * adv
+        if self.aux_loss is not None:
+            for name, term in self.aux_loss(fake, real, cond).items():
+                record[f"loss_{name}"] = term.item()
+                loss_g = loss_g + term
+        self._check_finite("G", loss_g)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        record["loss_g"] = loss_g.item()
+        return record
+
+    def _check_finite(self, which: str, value: Tensor) -> None:
+        if not torch.isfinite(value):
+            where = f"; the last checkpoint at {self.checkpoint_path} is untouched" \
+                if self.checkpoint_path else ""
+            raise NonFiniteLossError(
+                f"{which} loss became {value.item()} at step {self.step + 1} with loss "
+                f"{self.config.loss!r}. Lower lr_g/lr_d (now {self.config.lr_g}/{self.config.lr_d}), "
+                f"or try loss='nonsaturating' or 'wgan_gp'{where}.")
+
+    # ---------------------------------------------------------------- outputs
+
+    @property
+    def history(self) -> pd.DataFrame:
+        """One row per generator step: losses, mean logits, elapsed seconds."""
+        return pd.DataFrame.from_records(self.records, index="step") if self.records \
+            else pd.DataFrame(columns=["loss_d", "loss_g"])
+
+    @torch.no_grad()
+    def sample_grid(self) -> Tensor:
+        """G on the fixed noise (and fixed condition), in eval mode, on the CPU."""
+        was_training = self.G.training
+        self.G.eval()
+        out = self.G(self.fixed_noise.to(self.device), *(c.to(self.device) for c in self.fixed_condition))
+        self.G.train(was_training)
+        return out.cpu()
+
+    @torch.no_grad()
+    def generate(self, n: int, condition: Sequence[Tensor] = (), batch_size: int = 500,
+                 seed: int | None = None) -> Tensor:
+        """``n`` samples in eval mode, on the CPU; noise from ``seed`` (default: config seed + 2)."""
+        rng = torch.Generator().manual_seed(self.config.seed + 2 if seed is None else seed)
+        was_training = self.G.training
+        self.G.eval()
+        out = []
+        for start in range(0, n, batch_size):
+            stop = min(n, start + batch_size)
+            z = torch.randn(stop - start, getattr(self.G, "z_dim", 0), generator=rng).to(self.device)
+            out.append(self.G(z, *(c[start:stop].to(self.device) for c in condition)).cpu())
+        self.G.train(was_training)
+        return torch.cat(out)
+
+    # ------------------------------------------------------------ checkpoints
+
+    def state_dict(self) -> dict:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "config": asdict(self.config),
+            "models": [type(self.G).__name__, type(self.D).__name__],
+            "G": self.G.state_dict(), "D": self.D.state_dict(),
+            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+            "step": self.step, "records": self.records, "samples": self.samples,
+            "rng": {"torch": torch.get_rng_state(), "noise": self.noise_rng.get_state(),
+                    "augment": self.augment_rng.get_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
+        }
+
+    def save_checkpoint(self, path: str | Path) -> Path:
+        """Write atomically: a temporary file in the same folder, then a rename,
+        so an interrupted save never replaces a good checkpoint."""
+        path = Path(path)
+        with atomic_write(path) as fh:
+            torch.save(self.state_dict(), fh)
+        return path
+
+    def load_checkpoint(self, path: str | Path) -> "Trainer":
+        """Restore models, optimizers, RNG states, step and history from ``path``."""
+        path = Path(path)
+        if not path.is_file():
+            raise CheckpointError(f"no checkpoint at {path}; train from scratch or check the path")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as exc:
+            raise CheckpointError(f"{path} is corrupt or not a checkpoint ({type(exc).__name__}: "
+                                  f"{exc}); delete it and train again") from exc
+        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+            raise CheckpointError(f"{path} is not a {CHECKPOINT_FORMAT} file; delete it and train again")
+        mine = [type(self.G).__name__, type(self.D).__name__]
+        if state["models"] != mine:
+            raise CheckpointError(f"{path} holds models {state['models']}, this trainer has {mine}")
+        # A field added after the checkpoint was saved takes its default, which is how that run trained.
+        saved = {**{f.name: f.default for f in fields(TrainConfig)}, **state["config"]}
+        theirs = {k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()}
+        diff = {k: (theirs.get(k), v) for k, v in asdict(self.config).items() if theirs.get(k) != v}
+        if diff:
+            raise CheckpointError(f"{path} was saved with a different config (saved, current): {diff}")
+        try:
+            self.G.load_state_dict(state["G"])
+            self.D.load_state_dict(state["D"])
+        except RuntimeError as exc:
+            raise CheckpointError(f"{path} does not fit these models (different width or "
+                                  f"z_dim?): {exc}") from exc
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.step, self.records, self.samples = state["step"], state["records"], state["samples"]
+        torch.set_rng_state(state["rng"]["torch"])
+        self.noise_rng.set_state(state["rng"]["noise"])
+        if "augment" in state["rng"]:  # absent from checkpoints older than augment_shift
+            self.augment_rng.set_state(state["rng"]["augment"])
+        if state["rng"]["cuda"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        return self

