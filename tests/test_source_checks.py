@@ -90,3 +90,14 @@ def test_table():
     assert table.loc["source, last line", "‖Δ‖ / ‖autograd‖"] > 0.1
     auto = sc.d_gradient_readings(*sc.tiny_pixel_gan(seed=0))["autograd"]
     assert abs(table.loc["autograd", "∂L_D/∂b2"] - auto[-1].item()) < 1e-15
+
+
+def test_b2_gradient_closed_form():
+    # ∂ℓ/∂b2 = 1, so the correct ∂L_D/∂b2 = E_z D(G(z)) - E_x (1 - D(x)); the source's has D(G(z)) ∂_x D instead
+    p, x_real, z = sc.tiny_pixel_gan(hidden=8, batch=16, seed=4)
+    d_real, x_fake = sc.d_prob(p, x_real), sc.generate(p, z)
+    d_fake, _, dx_fake = sc.d_derivatives(p, x_fake)
+    readings = sc.d_gradient_readings(p, x_real, z)
+    assert abs(readings["correct"][-1].item() - (d_fake.mean() - (1 - d_real).mean()).item()) < 1e-12
+    source_b2 = -(1 - d_real).mean() - (d_fake * dx_fake[:, 0]).mean()
+    assert abs(readings["source, last line"][-1].item() - source_b2.item()) < 1e-12
