@@ -142,8 +142,6 @@ def test_manual_gradients_match_autograd(name, seed, hidden, z_dim):
     errors = theory.gradient_errors(name, hidden=hidden, z_dim=z_dim, batch=12, seed=seed, device="cpu")
     assert set(errors) == {"D.W1", "D.b1", "D.w2", "D.b2", "G.A", "G.c", "d_loss", "g_loss"}
     assert max(errors.values()) < 1e-6
-    assert abs(theory.max_grad_error(name, hidden=hidden, z_dim=z_dim, batch=12, seed=seed,
-                                     device="cpu") - max(errors.values())) < 1e-15
 
 
 def test_gradient_check_can_fail():
@@ -162,14 +160,63 @@ def test_manual_gradients_have_parameter_shapes():
             assert grad.shape == p[k].shape
 
 
-def test_loss_table_matches_gancore():
-    table = theory.loss_table([0.5, 2.0, -3.0], [-1.0, 3.0, 0.2])
-    assert tuple(table.index) == LOSS_NAMES
-    assert table["max |diff|"].max() < 1e-12
-    for name in LOSS_NAMES:
-        assert table.loc[name, "d_loss fn"] == GAN_LOSSES[name].d_loss.__name__
-        assert table.loc[name, "g_loss fn"] == GAN_LOSSES[name].g_loss.__name__
-    assert abs(table.loc["least_squares", "L_G gancore"] - ((4 + 4 + 0.64) / 3) / 2) < 1e-12
+def _wrong_tanh_derivative(p, x, h, delta):
+    """theory._backprop_d with tanh' = 1 - h instead of 1 - h^2: a plausible slip."""
+    du = delta[:, None] * p["w2"] * (1 - h)
+    return {"W1": du.T @ x, "b1": du.sum(0), "w2": h.T @ delta, "b2": delta.sum()}, du @ p["W1"]
+
+
+def _minimax_g_grad_for_all(loss, r, f):
+    """theory.logit_grads, but always with the minimax generator gradient -sigma(f)/B."""
+    d_r, d_f, _ = _right_logit_grads(loss, r, f)
+    return d_r, d_f, -torch.sigmoid(f) / len(f)
+
+
+_right_logit_grads = theory.logit_grads
+
+
+@pytest.mark.parametrize("name", ["nonsaturating", "least_squares"])
+def test_max_grad_error_is_small_when_right_and_large_when_wrong(monkeypatch, name):
+    kwargs = dict(hidden=6, batch=10, seed=1, device="cpu")
+    assert theory.max_grad_error(name, **kwargs) < 1e-12
+    with monkeypatch.context() as m:
+        m.setattr(theory, "_backprop_d", _wrong_tanh_derivative)
+        assert theory.max_grad_error(name, **kwargs) > 1e-3
+    with monkeypatch.context() as m:
+        m.setattr(theory, "logit_grads", _minimax_g_grad_for_all)
+        assert theory.max_grad_error(name, **kwargs) > 1e-3
+        assert theory.max_grad_error("minimax", **kwargs) < 1e-12  # right for minimax itself
+
+
+def test_loss_table_against_hand_values():
+    # r = (0, log 3), f = (0, -log 3): softplus(0) = log 2, softplus(log 3) = log 4,
+    # softplus(-log 3) = log(4/3); hinge has one logit on each side of its kink
+    l3 = math.log(3)
+    table = theory.loss_table([0.0, l3], [0.0, -l3])
+    bce_d = math.log(2) + math.log(4 / 3)  # mean softplus(-r) + mean softplus(f) = log(8/3)
+    hand = {  # loss: (L_D, L_G)
+        "minimax": (bce_d, -bce_d / 2),
+        "nonsaturating": (bce_d, (math.log(2) + math.log(4)) / 2),
+        "least_squares": ((1 + (l3 - 1) ** 2) / 4 + l3**2 / 4, (1 + (l3 + 1) ** 2) / 4),
+        "hinge": (1.0, l3 / 2),
+        "wgan_gp": (-l3, l3 / 2),
+    }
+    assert tuple(table.index) == LOSS_NAMES and set(hand) == set(LOSS_NAMES)
+    for name, (l_d, l_g) in hand.items():
+        for column in ("L_D gancore", "L_D formula"):
+            assert abs(table.loc[name, column] - l_d) < 1e-12, (name, column)
+        for column in ("L_G gancore", "L_G formula"):
+            assert abs(table.loc[name, column] - l_g) < 1e-12, (name, column)
+        assert table.loc[name, "max |diff|"] < 1e-12
+
+
+def test_loss_table_max_diff_sees_a_wrong_formula(monkeypatch):
+    # a formula that disagrees with gancore (the hinge L_G sign flipped) must show up in "max |diff|"
+    d_text, g_text, d_np, _ = theory.LOSS_FORMULAS["hinge"]
+    monkeypatch.setitem(theory.LOSS_FORMULAS, "hinge", (d_text, g_text, d_np, lambda f: f.mean()))
+    table = theory.loss_table([0.5, 2.0], [-1.0, 3.0])
+    assert abs(table.loc["hinge", "max |diff|"] - 2.0) < 1e-12  # |-mean f - mean f| = 2 |mean f| = 2
+    assert table.drop(index="hinge")["max |diff|"].max() < 1e-12
 
 
 def test_make_grid():
