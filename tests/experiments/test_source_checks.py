@@ -1,10 +1,10 @@
-"""gancore.source_checks: the D-gradient readings against torch autograd, sample by sample."""
+"""gancore.experiments.source_checks: the D-gradient readings against torch autograd, sample by sample."""
 import math
 
 import pytest
 import torch
 
-from gancore import source_checks as sc
+from gancore.experiments import source_checks as sc
 from gancore.losses import GAN_LOSSES
 
 
