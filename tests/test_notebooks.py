@@ -9,8 +9,8 @@ import nbformat
 import papermill as pm
 import pytest
 
-from gancore.experiments.mnist_baseline import MNIST_DEFAULTS
-from gancore.experiments.style_transfer import STYLE_DEFAULTS
+from gancore.experiments import NOTEBOOKS as NOTEBOOKS_WITH_PARAMS
+from gancore.experiments import params_class
 from gancore.workbook.batch import NOTEBOOK_DIR, list_notebooks
 
 NOTEBOOKS = list_notebooks()
@@ -60,9 +60,8 @@ def test_structure(path):
     for line in params.source.splitlines():
         if line.strip() and not line.lstrip().startswith("#"):
             assert "#" in line, f"parameter line without a comment: {line!r}"
-    setup = cells[1].source
-    for call in ("nb.smoke_mode(", "nb.output_dir(", "nb.validate(", "set_seed("):
-        assert call in setup, f"second cell lacks {call}"
+    assert f"nb.setup({params_class(path.stem).__name__}, globals())" in cells[1].source, \
+        "the second cell is the one setup call"
     for cell in cells:
         assert cell.outputs == [] and cell.execution_count is None, "commit notebooks without outputs"
 
@@ -72,14 +71,13 @@ def parameter_defaults(path):
     return {node.target.id: ast.literal_eval(node.value) for node in tree.body}
 
 
-@pytest.mark.parametrize("stem, defaults", [("03_mnist_baseline", MNIST_DEFAULTS),
-                                             ("05_style_transfer_cgan", STYLE_DEFAULTS)])
-def test_notebook_defaults_are_the_tuned_ones(stem, defaults):
-    """The benches measure the package's tuned defaults; the notebooks must run the same thing."""
-    params = parameter_defaults(NOTEBOOK_DIR / f"{stem}.ipynb")
-    shared = {k: v for k, v in defaults.items() if k in params}
-    assert len(shared) >= 8, f"only {sorted(shared)} shared"
-    assert {k: params[k] for k in shared} == shared
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_parameters_cell_is_generated_from_its_class(path):
+    """The defaults are written once, in the notebook's params class; `make params` writes the cell."""
+    assert IDS == list(NOTEBOOKS_WITH_PARAMS), "register the notebook in gancore.experiments._WHERE"
+    cls = params_class(path.stem)
+    assert code_cells(path)[0].source == cls.parameters_cell(), "run `make params`"
+    assert parameter_defaults(path) == cls.defaults()
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)

@@ -109,3 +109,30 @@ class NotebookParams:
     def from_namespace(cls, namespace: dict) -> "NotebookParams":
         """The parameters found in ``namespace`` (a notebook's globals()), checked."""
         return cls(**{f.name: namespace[f.name] for f in fields(cls) if f.name in namespace})
+
+
+def write_parameters_cells(notebook_dir=None) -> list:
+    """Regenerate every notebook's ``parameters`` cell from its class (``make params``);
+    returns the notebooks that changed."""
+    import nbformat
+
+    from gancore.experiments import NOTEBOOKS, params_class
+    from gancore.paths import project_root
+
+    folder = notebook_dir or project_root() / "notebooks"
+    changed = []
+    for stem in NOTEBOOKS:
+        path = folder / f"{stem}.ipynb"
+        nb = nbformat.read(str(path), as_version=4)
+        cell = next(c for c in nb.cells if c.cell_type == "code")
+        source = params_class(stem).parameters_cell()
+        if cell.source != source:
+            cell.source = source
+            nbformat.write(nb, str(path))
+            changed.append(path)
+    return changed
+
+
+if __name__ == "__main__":
+    for path in write_parameters_cells():
+        print(f"rewrote the parameters cell of {path}")
