@@ -45,7 +45,8 @@ def one_thread():
 @pytest.fixture(scope="module")
 def sets():
     images, labels = gancore.data.load_mnist()
-    return make_style_splits(48, 24, seed=0, images=images[:400], labels=labels[:400])
+    pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:400]  # every digit,
+    return make_style_splits(48, 24, seed=0, images=images[pick], labels=labels[pick])  # not 400 zeros
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +54,30 @@ def net():
     """An untrained (seeded) feature net: enough for shapes, zeros and finiteness."""
     torch.manual_seed(0)
     return FeatureNet(HEADS, width=4, hidden=16).eval().requires_grad_(False)
+
+
+def constant_grader(classes: dict[str, int], seed=0) -> FeatureNet:
+    """A grader whose heads predict ``classes[head]`` for every image: known predictions,
+    so the accuracies can be counted from the labels alone."""
+    torch.manual_seed(seed)
+    net = FeatureNet(HEADS, width=4, hidden=16).eval().requires_grad_(False)
+    for name, head in net.heads.items():
+        head.weight.zero_()
+        head.bias.copy_(5.0 * torch.nn.functional.one_hot(torch.tensor(classes[name]), HEADS[name]))
+    return net
+
+
+def commonest(values: torch.Tensor) -> int:
+    return int(values.bincount().argmax())
+
+
+def hand_accuracies(data, classes):
+    """content_acc and style_acc of a constant grader, counted from the labels with numpy."""
+    digit = np.mean(data.digit.numpy() == classes["digit"])
+    style = data.style.numpy()
+    per_head = [np.mean(style[:, i] == classes[name])
+                for i, name in enumerate(("stroke", "slant", "ink", "background"))]
+    return digit, float(np.mean(per_head))
 
 
 def image_pairs(n=4, seed=0):
@@ -116,35 +141,42 @@ def test_evaluate_targets_against_themselves(sets, net):
     assert all(math.isfinite(v) for v in copied.values())
 
 
-def test_accuracies_count_matching_predictions(sets, net):
+def test_accuracies_count_matching_predictions(sets):
     data = sets["test_unseen"]
-    outputs = copy_content(data.content)
-    m = evaluate_transfer(outputs, data, net)
-    logits = net(outputs)  # counted by hand from the raw logits
-    digit = (logits["digit"].argmax(1) == data.digit).double().mean()
-    per_head = [(logits[name].argmax(1) == data.style[:, i]).double().mean()
-                for i, name in enumerate(("stroke", "slant", "ink", "background"))]
-    assert abs(m["content_acc"] - float(digit)) < 1e-12
-    assert abs(m["style_acc"] - float(sum(per_head)) / 4) < 1e-12
+    # each head predicts its commonest label, the style heads each a different column's
+    classes = {"digit": commonest(data.digit), **{name: commonest(data.style[:, i]) for i, name in
+                                                  enumerate(("stroke", "slant", "ink", "background"))}}
+    m = evaluate_transfer(copy_content(data.content), data, constant_grader(classes))
+    digit, style = hand_accuracies(data, classes)
+    assert 0 < digit < 1 and 0 < style < 1  # neither all right nor all wrong: a count that can be off
+    assert abs(m["content_acc"] - digit) < 1e-12
+    assert abs(m["style_acc"] - style) < 1e-12
 
 
-def test_content_accuracy_can_come_from_another_net(sets, net):
+def test_content_accuracy_can_come_from_another_net(sets):
     data = sets["test_seen"]
-    torch.manual_seed(1)
-    other = FeatureNet(HEADS, width=4, hidden=16).eval().requires_grad_(False)
-    m = evaluate_transfer(data.target, data, net, digit_classifier=other)
-    expected = (other(data.target)["digit"].argmax(1) == data.digit).double().mean()
-    assert abs(m["content_acc"] - float(expected)) < 1e-12
-    assert m["style_acc"] == evaluate_transfer(data.target, data, net)["style_acc"]  # still the grader's
+    grader_classes = {"digit": commonest(data.digit), "stroke": 0, "slant": 1, "ink": 2, "background": 0}
+    other_digit = int(data.digit.bincount(minlength=10).argsort()[-2])  # the second commonest digit
+    grader = constant_grader(grader_classes)
+    other = constant_grader({**grader_classes, "digit": other_digit, "stroke": 2})
+    m = evaluate_transfer(data.target, data, grader, digit_classifier=other)
+    digit, style = hand_accuracies(data, grader_classes)
+    other_digit_acc, _ = hand_accuracies(data, {**grader_classes, "digit": other_digit})
+    assert other_digit_acc != digit  # so the test tells the two nets apart
+    assert abs(m["content_acc"] - other_digit_acc) < 1e-12
+    assert abs(m["style_acc"] - style) < 1e-12  # still the grader's, not the other net's stroke head
 
 
-def test_fd_uses_the_graders_hidden_layer(sets, net):
+def test_fd_uses_what_the_graders_heads_see(sets, net):
     data = sets["test_seen"]
-    feats = grader_features(data.target, net)
-    assert feats.shape == (len(data), 16)  # the fc layer's width
+    seen = []  # the input of the digit head during an ordinary forward pass
+    hook = net.heads["digit"].register_forward_pre_hook(lambda module, args: seen.append(args[0]))
     with torch.no_grad():
-        direct = net.fc(net.features(data.target)[-1]).double()
-    assert (feats - direct).abs().max() < 1e-9
+        net(data.target)
+    hook.remove()
+    feats = grader_features(data.target, net, batch_size=5)  # batched: 5 + 5 + ... + 4
+    assert feats.shape == (len(data), 16) and feats.dtype == torch.float64  # the fc layer's width
+    assert (feats - seen[0].double()).abs().max() < 1e-6
 
 
 # --------------------------------------------------------------------- the trainer
@@ -240,16 +272,26 @@ def test_translate_shape_range_mode_and_batching(sets):
         translate(G, data.content, data.exemplar[:, :1])
 
 
-def test_method_outputs_and_graded_targets_cover_both_test_splits(sets, net):
+def test_method_outputs_and_graded_targets_cover_both_test_splits(sets):
     G = build_style_trainer(sets["train"], perceptual=0.0, progress=False, device="cpu").G
     outputs = method_outputs({"full": G}, sets)
     assert list(outputs) == ["seen", "unseen"] and all(list(o) == ["copy", "full"] for o in outputs.values())
-    unseen = sets["test_unseen"]
-    assert torch.equal(outputs["unseen"]["copy"], copy_content(unseen.content))
-    assert torch.equal(outputs["unseen"]["full"], translate(G, unseen.content, unseen.exemplar))
-    targets = graded_targets(sets, net)
-    assert targets["seen"] == evaluate_transfer(sets["test_seen"].target, sets["test_seen"], net)
-    assert targets["unseen"]["ssim"] == 1.0
+    for key, name in (("seen", "test_seen"), ("unseen", "test_unseen")):
+        data = sets[name]
+        assert all(torch.equal(outputs[key]["copy"][:, c], data.content[:, 0]) for c in range(3))
+        with torch.no_grad():
+            direct = G.eval()(torch.zeros(len(data), 0), data.content, data.exemplar)
+        assert (outputs[key]["full"] - direct).abs().max() < 1e-5
+    classes = {"digit": 3, "stroke": 0, "slant": 1, "ink": 2, "background": 3}
+    targets = graded_targets(sets, constant_grader(classes))
+    hand = {key: hand_accuracies(sets[name], classes) for key, name in (("seen", "test_seen"),
+                                                                       ("unseen", "test_unseen"))}
+    assert hand["seen"] != hand["unseen"]  # so a swapped split would show
+    for key in ("seen", "unseen"):  # each target graded against itself, by its own split's labels
+        t = targets[key]
+        assert abs(t["ssim"] - 1) < 1e-6 and t["psnr"] == PSNR_CAP
+        assert abs(t["perceptual"]) < 1e-9 and abs(t["fd"]) < 1e-6
+        assert abs(t["content_acc"] - hand[key][0]) < 1e-12 and abs(t["style_acc"] - hand[key][1]) < 1e-12
 
 
 def test_style_transfer_loss_is_what_the_trainer_uses(sets, net):
@@ -277,11 +319,18 @@ def test_parse_style_forms_and_errors():
         parse_style("bold/right")
 
 
-def test_style_exemplars_render_the_named_style(sets):
-    from gancore.data.digit_styles import Style, render
-    digits = sets["test_seen"].exemplar_content[:3]
-    out = style_exemplars("ink=red", digits)
-    assert torch.equal(out, render(digits, Style(ink="red")))
+def test_style_exemplars_render_the_named_style():
+    digit = torch.full((1, 1, 32, 32), -1.0)  # background ...
+    digit[0, 0, 10:20, 14:18] = 1.0            # ... a full-ink bar ...
+    digit[0, 0, 5, 5] = 0.0                    # ... and one half-covered pixel
+    out = style_exemplars("ink=red", digit)    # regular, upright, red (0.8, 0.08, 0.08) on white
+    assert out.shape == (1, 3, 32, 32)
+    red, white = torch.tensor([0.8, 0.08, 0.08]), torch.ones(3)
+    for (y, x), colour in (((0, 0), white), ((15, 15), red), ((5, 5), (red + white) / 2)):
+        assert (out[0, :, y, x] - (2 * colour - 1)).abs().max() < 1e-6, (y, x)  # [0, 1] -> [-1, 1]
+    assert (out[0, :, 10:20, 14:18] - (2 * red - 1)[:, None, None]).abs().max() < 1e-6  # no stroke change
+    sky = style_exemplars({"background": "sky"}, digit)[0, :, 0, 0]
+    assert (sky - (2 * torch.tensor([0.8, 0.9, 1.0]) - 1)).abs().max() < 1e-6
 
 
 def test_side_by_side_columns(sets):

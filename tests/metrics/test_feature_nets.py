@@ -4,9 +4,9 @@ import torch
 
 from gancore.data.digit_styles import StyleTransferSet
 from gancore.losses import perceptual_loss
-from gancore.metrics.per_image import perceptual_distance
 from gancore.metrics import feature_nets as fe
 from gancore.metrics.feature_nets import FeatureNetConfig
+from gancore.metrics.per_image import perceptual_distance
 from gancore.nets.feature import FeatureNet
 
 TINY = FeatureNetConfig(width=4, hidden=16, epochs=8, batch_size=16, lr=1e-2, seed=0)

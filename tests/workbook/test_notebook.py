@@ -5,11 +5,25 @@ import pytest
 
 from gancore.workbook import notebook as nb
 
+# Each rule with the values just inside and just outside its boundary.
+BOUNDARIES = [
+    ("positive_int", nb.positive_int, [1], [0, 1.0]),
+    ("non_negative_int", nb.non_negative_int, [0], [-1, False]),
+    ("number(0, 1, open_min)", nb.number(0, 1, open_min=True), [1e-12, 1, 1.0], [0, 0.0, 1 + 1e-12]),
+    ("number(0)", nb.number(0), [0, 0.0, 1e300], [-1e-12, float("inf")]),
+    ("one_of", nb.one_of("hinge", "minimax"), ["hinge", "minimax"], ["Hinge", "hinge "]),
+    ("is_bool", nb.is_bool, [False, True], [0, 1]),
+    ("is_str", nb.is_str, [""], [None, b"x"]),
+]
 
-def test_validate_accepts_good_values():
-    nb.validate(steps=(3, nb.positive_int), seed=(0, nb.non_negative_int), smoke=(False, nb.is_bool),
-                lr=(1e-3, nb.number(0, 1, open_min=True)), loss=("hinge", nb.one_of("hinge", "minimax")),
-                name=("x", nb.is_str))
+
+@pytest.mark.parametrize("label, rule, good, bad", BOUNDARIES, ids=[b[0] for b in BOUNDARIES])
+def test_validate_draws_each_boundary_exactly(label, rule, good, bad):
+    for value in good:
+        assert nb.validate(x=(value, rule)) is None, value
+    for value in bad:
+        with pytest.raises(nb.ParameterError, match="^bad notebook parameter: x must be"):
+            nb.validate(x=(value, rule))
 
 
 def test_validate_reports_every_bad_value_at_once():
