@@ -1,6 +1,7 @@
 # make run   set up .venv if needed, run every notebook at its defaults into runs/latest
 # make test  set up .venv if needed, run the unit tests and every notebook in smoke mode
 # make lab   open JupyterLab on notebooks/ with the project's kernel
+# make params  rewrite each notebook's parameters cell from its params class (gancore/experiments/)
 VENV   ?= .venv
 PYTHON ?= python3
 # The pinned wheels lie on the project's build machines' local disk; override TORCH to use another build.
@@ -8,7 +9,7 @@ TORCH  ?= torch==2.14.1 torchvision==0.29.1
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.gancore-installed
 
-.PHONY: setup run test lab bench clean-runs
+.PHONY: setup run test lab bench params clean-runs
 
 setup: $(STAMP)
 
@@ -31,6 +32,9 @@ lab: setup
 bench: setup
 	$(PY) bench/bench_mnist.py
 	$(PY) bench/bench_style.py
+
+params: setup
+	$(PY) -m gancore.workbook.params
 
 clean-runs:
 	rm -rf runs/
