@@ -57,11 +57,9 @@ class ClassConditionalGenerator(Generator):
     The label enters through conditional batch norm after the projection (per
     unit) and after the first transposed conv (per channel). It is *not*
     concatenated to z: batch norm would then normalise the label's variation
-    together with z's, and G can let z fade while the ten labels keep up the
-    batch variance, ending with one image per class whatever the noise (in our
-    runs the pixel spread within a class fell below a fifth of the real
-    digits'). With the label outside the normalisation, batch norm restores
-    z's variation at every step and the label only modulates it.
+    together with z's, so the ten labels alone could keep up the batch
+    variance while z fades. With the label outside the normalisation, batch
+    norm restores z's variation at every step and the label only modulates it.
     """
 
     def __init__(self, z_dim: int = 64, width: int = 32, n_classes: int = 10, channels: int = 1):
