@@ -25,14 +25,17 @@ from gancore.data.augment import random_translate
 from gancore.losses import get_gan_loss, gradient_penalty
 from gancore.paths import atomic_write
 from gancore.runtime import as_device
-
-CHECKPOINT_FORMAT = "gancore-checkpoint-v1"
+from gancore.train.checkpoint import (  # noqa: F401  (CHECKPOINT_FORMAT, CheckpointError: re-exported)
+    CHECKPOINT_FORMAT,
+    CheckpointError,
+    check_models_fit,
+    load_weights,
+    model_specs,
+    read_checkpoint,
+    rebuild_models,
+)
 
 AuxLoss = Callable[[Tensor, Tensor, Sequence[Tensor]], "dict[str, Tensor]"]
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint is corrupt, or belongs to a different run."""
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -131,6 +134,20 @@ class Trainer:
                 group["lr"], group["betas"] = lr, config.betas
         if aux_loss != "keep":
             self.aux_loss = aux_loss
+
+    @classmethod
+    def load(cls, path: str | Path, real: Tensor, condition: Sequence[Tensor] = (), *,
+             aux_loss: AuxLoss | None = None, device: str | torch.device | None = None,
+             checkpoint_path: str | Path | None = None, progress: bool = True) -> "Trainer":
+        """A trainer rebuilt from the checkpoint at ``path`` alone: G and D from their saved
+        classes and configs, the saved TrainConfig, then weights, optimisers, RNG, step and
+        history. The data and ``aux_loss`` (code, not state) are passed again."""
+        path = Path(path)
+        state = read_checkpoint(path)
+        G, D = rebuild_models(state, path)
+        trainer = cls(G, D, real, condition, config=_saved_config(state), aux_loss=aux_loss, device=device,
+                      checkpoint_path=checkpoint_path, progress=progress)
+        return trainer._restore(state, path)
 
     # ---------------------------------------------------------------- batches
 
@@ -282,7 +299,7 @@ class Trainer:
         return {
             "format": CHECKPOINT_FORMAT,
             "config": asdict(self.config),
-            "models": [type(self.G).__name__, type(self.D).__name__],
+            "models": model_specs(self.G, self.D),  # class names and configs: enough to rebuild them
             "G": self.G.state_dict(), "D": self.D.state_dict(),
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
             "step": self.step, "records": self.records, "samples": self.samples,
@@ -300,32 +317,18 @@ class Trainer:
         return path
 
     def load_checkpoint(self, path: str | Path) -> "Trainer":
-        """Restore models, optimizers, RNG states, step and history from ``path``."""
+        """Restore models, optimizers, RNG states, step and history from ``path`` into this
+        trainer's models (which must match the saved ones; both checkpoint formats load)."""
         path = Path(path)
-        if not path.is_file():
-            raise CheckpointError(f"no checkpoint at {path}; train from scratch or check the path")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as exc:
-            raise CheckpointError(f"{path} is corrupt or not a checkpoint ({type(exc).__name__}: "
-                                  f"{exc}); delete it and train again") from exc
-        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-            raise CheckpointError(f"{path} is not a {CHECKPOINT_FORMAT} file; delete it and train again")
-        mine = [type(self.G).__name__, type(self.D).__name__]
-        if state["models"] != mine:
-            raise CheckpointError(f"{path} holds models {state['models']}, this trainer has {mine}")
-        # A field added after the checkpoint was saved takes its default, which is how that run trained.
-        saved = {**{f.name: f.default for f in fields(TrainConfig)}, **state["config"]}
-        theirs = {k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()}
+        return self._restore(read_checkpoint(path), path)
+
+    def _restore(self, state: dict, path: Path) -> "Trainer":
+        check_models_fit(state, self.G, self.D, path)
+        theirs = asdict(_saved_config(state))
         diff = {k: (theirs.get(k), v) for k, v in asdict(self.config).items() if theirs.get(k) != v}
         if diff:
             raise CheckpointError(f"{path} was saved with a different config (saved, current): {diff}")
-        try:
-            self.G.load_state_dict(state["G"])
-            self.D.load_state_dict(state["D"])
-        except RuntimeError as exc:
-            raise CheckpointError(f"{path} does not fit these models (different width or "
-                                  f"z_dim?): {exc}") from exc
+        load_weights(self.G, self.D, state, path)
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.step, self.records, self.samples = state["step"], state["records"], state["samples"]
@@ -336,3 +339,20 @@ class Trainer:
         if state["rng"]["cuda"] is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         return self
+
+
+def _saved_config(state: dict) -> TrainConfig:
+    """The TrainConfig a checkpoint was saved with. A field added after it was saved takes its
+    default, which is how that run trained."""
+    defaults = {f.name: f.default for f in fields(TrainConfig)}
+    saved = {**defaults, **{k: v for k, v in state["config"].items() if k in defaults}}
+    return TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
+
+
+def load_models(path: str | Path) -> tuple[nn.Module, nn.Module | None, TrainConfig]:
+    """(G, D, config) of the checkpoint at ``path``: models rebuilt from their saved configs,
+    weights loaded, on the CPU in eval mode; D is None for a run without one."""
+    path = Path(path)
+    state = read_checkpoint(path)
+    G, D = rebuild_models(state, path)
+    return G.eval(), D if D is None else D.eval(), _saved_config(state)
