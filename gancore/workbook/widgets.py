@@ -12,7 +12,8 @@ the current models for N steps with those settings (``Trainer.reconfigure``:
 weights and optimiser states carry on, only the objective changes); "Reset"
 reloads the warm checkpoint, so every experiment starts from the same place and
 the same settings give the same pictures. A weight of 0 switches its term off.
-The models are rebuilt from the configs the checkpoint stores (``Trainer.load``).
+The models are rebuilt from the configs the checkpoint stores (``Trainer.load``);
+a warm run without a discriminator (``adv_weight=0``) keeps the adv slider at 0.
 
 Every callback is a plain method, so tests and notebooks drive the panel with
 no browser: ``explorer.sliders["l1"].value = 0; explorer.on_train()``.
@@ -106,6 +107,7 @@ class LossWeightExplorer:
         self.progress = w.IntProgress(value=0, min=0, max=steps, description="progress")
         self.status = w.HTML()
         self.grid_out, self.loss_out = w.Output(), w.Output()
+        self.sliders["adv"].disabled = warm.D is None  # no discriminator to weigh
         self.train_button.on_click(self.on_train)
         self.reset_button.on_click(self.on_reset)
         controls = w.VBox([self.loss, self.steps, self.train_button, self.reset_button, self.progress])
@@ -138,7 +140,8 @@ class LossWeightExplorer:
     def _load_warm(self) -> Trainer:
         """The warm checkpoint as a trainer (models, optimisers, RNG, history), with no aux loss yet."""
         data = self.train_set
-        trainer = Trainer.load(self.checkpoint, data.target, (data.content, data.exemplar),
+        trainer = Trainer.load(self.checkpoint, data.target, inputs={"content": data.content,
+                                                                    "exemplar": data.exemplar},
                                device=self.device, progress=False)
         if not isinstance(trainer.G, StyleGenerator):
             raise CheckpointError(f"{self.checkpoint} is not a style-trainer checkpoint: its generator is a "
@@ -164,6 +167,9 @@ class LossWeightExplorer:
                 raise ValueError(f"steps N must be an int >= 1, got {steps!r}")
             if self.loss.value not in LOSS_NAMES:
                 raise ValueError(f"unknown adversarial loss {self.loss.value!r}; choose one of {LOSS_NAMES}")
+            if self.trainer.D is None and weights["adv"] > 0:
+                raise ValueError("the warm run has no discriminator (it trained with adv_weight=0), so the adv "
+                                 "weight must stay 0; warm-start with adv_weight > 0 to explore it")
         except ValueError as exc:
             self.status.value = f"<b style='color:#b00'>Not trained: {exc}</b>"
             raise

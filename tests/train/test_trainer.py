@@ -140,7 +140,7 @@ def test_interrupted_save_keeps_the_good_checkpoint(digits, tmp_path, monkeypatc
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pt"]  # no temporary file left behind
 
 
-def test_adv_weight_zero_trains_no_discriminator(digits):
+def test_adv_weight_zero_pauses_the_discriminator(digits):
     calls = []
 
     def l1(fake, real, cond):

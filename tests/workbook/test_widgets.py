@@ -78,9 +78,9 @@ def test_the_slider_weight_reaches_the_loss(world):
     ex = explorer(world)
     ex.set_weights(l1=2.5)
     trainer = ex.trainer
-    real, condition = trainer._batch(trainer.step * trainer.config.d_steps)  # the next step's batch
+    real, inputs = trainer._batch(trainer.step * trainer.config.d_steps)  # the next step's batch
     with torch.no_grad():  # G has no batch norm or dropout: train mode computes the same
-        expected = 2.5 * (trainer.G(torch.zeros(len(real), 0), *condition) - real).abs().mean().item()
+        expected = 2.5 * (trainer.G(**inputs.named) - real).abs().mean().item()
     ex.on_train()
     assert abs(trainer.history.loc[WARM + 1, "loss_l1"] - expected) < 1e-5
 
@@ -227,3 +227,20 @@ def test_the_models_come_from_the_checkpoint_not_the_callers_defaults(world):
     assert ex.trainer.G.config == world["warm"].G.config and ex.trainer.G.config["width"] == 4
     assert ex.trainer.D.config == world["warm"].D.config
 
+
+def test_a_warm_run_without_discriminator_keeps_adv_at_zero(world, tmp_path):
+    warm = build_style_trainer(world["train"], adv_weight=0.0, width=4, batch_size=16, feature_net=world["net"],
+                               progress=False, device="cpu")
+    warm.train(WARM)
+    path = warm.save_checkpoint(tmp_path / "supervised.pt")
+    ex = LossWeightExplorer(world["train"], world["test"], path, feature_net=world["net"], steps=N, n_show=4,
+                            device="cpu")
+    assert ex.trainer.D is None and ex.sliders["adv"].value == 0 and ex.sliders["adv"].disabled
+    before = ex.outputs()
+    ex.sliders["adv"].value = 1.0
+    with pytest.raises(ValueError, match="the warm run has no discriminator"):
+        ex.on_train()
+    assert ex.trainer.step == WARM and torch.equal(ex.outputs(), before)
+    ex.sliders["adv"].value = 0.0
+    ex.on_train()
+    assert ex.trainer.step == WARM + N and ex.trainer.history["loss_d"].isna().all()
