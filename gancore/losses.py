@@ -215,8 +215,9 @@ class StyleTransferLoss:
           + w_style L_style(phi(y_hat), phi(s)) + w_tv TV(y_hat)
 
     y_hat is the output, y the target, s the style exemplar and phi_l the
-    layers of ``feature_net.features``. Called as ``loss(fake, real, (content,
-    exemplar))``, it returns ``{name: weighted term}`` for the terms whose
+    layers of ``feature_net.features``. Called as ``loss(fake, real,
+    exemplar=s)`` (the trainer passes its named inputs: ``content`` and
+    ``exemplar``), it returns ``{name: weighted term}`` for the terms whose
     weight is > 0: a term of weight 0 is not computed at all, and the feature
     network is not run unless the perceptual or style weight is > 0.
 
@@ -256,7 +257,10 @@ class StyleTransferLoss:
             net.to(x.device)  # the trainer moves G and D, not the loss
         return net.features(x)
 
-    def __call__(self, fake: Tensor, real: Tensor, condition: Sequence[Tensor] = ()) -> dict[str, Tensor]:
+    def __call__(self, fake: Tensor, real: Tensor, condition: Sequence[Tensor] = (), *,
+                 exemplar: Tensor | None = None, **unused_inputs: Tensor) -> dict[str, Tensor]:
+        """The weighted terms; ``condition`` and inputs other than ``exemplar`` (the content) are
+        accepted, as the trainer passes everything, and not used."""
         if fake.shape != real.shape:
             raise ValueError(f"output {tuple(fake.shape)} and target {tuple(real.shape)} differ in shape")
         w, terms = self.weights, {}
@@ -269,11 +273,11 @@ class StyleTransferLoss:
                     real_features = self._features(real)
                 terms["perceptual"] = w["perceptual"] * perceptual_loss(fake_features, real_features)
             if w["style"] > 0:
-                if len(condition) != 2:
-                    raise ValueError("the style term needs condition=(content, exemplar), got "
-                                     f"{len(condition)} condition tensors")
+                if exemplar is None:
+                    raise ValueError("the style term needs the exemplar by name: loss(fake, real, "
+                                     "exemplar=s), or Trainer(..., inputs={'content': c, 'exemplar': s})")
                 with torch.no_grad():
-                    style_features = self._features(condition[1])
+                    style_features = self._features(exemplar)
                 terms["style"] = w["style"] * style_loss(fake_features, style_features)
         if w["tv"] > 0:
             terms["tv"] = w["tv"] * total_variation(fake)

@@ -119,7 +119,8 @@ def build_style_trainer(train: StyleTransferSet, *, loss: str = STYLE_DEFAULTS["
                         n_samples: int = 16) -> Trainer:
     """A :class:`gancore.Trainer` for StyleGenerator vs PatchDiscriminator on ``train``.
 
-    condition = (content, exemplar), real = target. Every input and weight is
+    inputs = {"content", "exemplar"} (by name), real = target. ``adv_weight=0``
+    builds no discriminator: G trains on the image losses alone. Every input and weight is
     checked here, before a model is built or a step is taken: content and
     exemplar shapes (the models' ``check_inputs``), loss name, weights >= 0
     (0 switches a term off exactly). The feature network of the perceptual
@@ -155,15 +156,17 @@ def build_style_trainer(train: StyleTransferSet, *, loss: str = STYLE_DEFAULTS["
     with torch.random.fork_rng(devices=[]):  # models from ``seed``, the caller's RNG untouched
         torch.manual_seed(seed)
         G = StyleGenerator(content.shape[1], target.shape[1], target.shape[1], width=width)
-        D = PatchDiscriminator(target.shape[1], content.shape[1], target.shape[1], width=width)
+        D = PatchDiscriminator(target.shape[1], content.shape[1], target.shape[1], width=width) \
+            if adv_weight > 0 else None  # built after G, so G's weights do not depend on it
     G.check_inputs(content, exemplar)  # mismatched shapes: one clear error, before any training
-    D.check_inputs(target, content, exemplar)
+    if D is not None:
+        D.check_inputs(target, content, exemplar)
 
     if (perceptual > 0 or style > 0) and feature_net is None:
         feature_net = get_feature_net(train, device=device, progress=progress)
     aux = StyleTransferLoss(l1, perceptual, style, tv, feature_net=feature_net)
-    return Trainer(G, D, target, condition=(content, exemplar), config=config, aux_loss=aux,
-                   device=device, checkpoint_path=checkpoint_path, progress=progress)
+    return Trainer(G, D, target, inputs={"content": content, "exemplar": exemplar}, config=config,
+                   aux_loss=aux, device=device, checkpoint_path=checkpoint_path, progress=progress)
 
 
 @torch.no_grad()
@@ -181,7 +184,7 @@ def translate(generator: StyleGenerator, content: Tensor, exemplar: Tensor, batc
         for start in range(0, len(content), batch_size):
             c = content[start:start + batch_size].to(device)
             e = exemplar[start:start + batch_size].to(device)
-            out.append(generator(torch.zeros(len(c), 0, device=device), c, e).cpu())
+            out.append(generator(content=c, exemplar=e).cpu())
     finally:
         generator.train(was_training)
     return torch.cat(out)

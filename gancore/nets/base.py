@@ -1,13 +1,27 @@
-"""What every network shares: DCGAN initialisation and the generator/discriminator base classes.
+"""What every network shares: DCGAN initialisation, a record of how to rebuild it, and the
+generator/discriminator base classes.
 
-Every generator is called as ``G(z, *condition)`` and every discriminator as
-``D(x, *condition)``, returning logits. The conditional models of later
-notebooks keep the same calls, so one trainer serves them all.
+Noise generators are called as ``G(z, *condition)`` and discriminators as
+``D(x, *condition)``, returning logits, so one trainer serves unconditional and
+class-conditional models alike. Translation models have no noise (``z_dim = 0``)
+and take their inputs by name: ``G(content=..., exemplar=...)``,
+``D(image, content=..., exemplar=...)``.
+
+Every subclass of :class:`Rebuildable` (all of them) remembers the arguments it was
+built with in ``net.config``, and ``build_net(type(net).__name__, net.config)``
+returns a fresh copy: what a checkpoint stores so it can rebuild its models.
 """
 from __future__ import annotations
 
+import functools
+import importlib
+import inspect
+
 import torch
 from torch import Tensor, nn
+
+NET_CLASSES: dict[str, type[nn.Module]] = {}  # class name -> class, filled as classes are defined
+_NET_MODULES = ("unconditional", "conditional", "translation")  # imported by build_net to fill it
 
 
 def init_weights(module: nn.Module) -> None:
@@ -23,8 +37,75 @@ def init_weights(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-class Generator(nn.Module):
-    """Base class: ``z_dim`` is the noise size the trainer draws (0 for none)."""
+def _recording_init(cls: type, init):
+    """``init`` that, once it has run, stores its arguments (defaults filled in) as ``self.config``.
+
+    The outermost ``__init__`` finishes last, so a subclass's own arguments win over
+    those its ``super().__init__`` call passed on."""
+    signature = inspect.signature(init)
+    if any(p.kind is p.VAR_POSITIONAL for p in signature.parameters.values()):
+        raise TypeError(f"{cls.__name__}.__init__ takes *args, so its config could not be rebuilt by "
+                        "name; give every argument a name")
+
+    @functools.wraps(init)
+    def wrapper(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        config = {}
+        for name, value in list(bound.arguments.items())[1:]:  # [0] is self
+            is_var_kw = signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD
+            config.update(value if is_var_kw else {name: value})
+        self.config = config
+
+    return wrapper
+
+
+class Rebuildable(nn.Module):
+    """A network that records its constructor arguments in ``self.config`` (a dict), so that
+    ``build_net(type(net).__name__, net.config)`` builds the same architecture again.
+
+    Subclasses are registered by class name when they are defined; two classes of one
+    name from different modules would make a saved name ambiguous, so that raises."""
+
+    config: dict
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        known = NET_CLASSES.get(cls.__name__)
+        if known is not None and known.__module__ != cls.__module__:
+            raise TypeError(f"a network class named {cls.__name__} already exists in {known.__module__}; "
+                            f"give the one in {cls.__module__} another name, so checkpoints can tell them apart")
+        NET_CLASSES[cls.__name__] = cls  # the same module redefining it (a re-run cell) replaces it
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _recording_init(cls, cls.__dict__["__init__"])
+
+
+def build_net(class_name: str, config: dict) -> nn.Module:
+    """A new, freshly initialised ``class_name`` network built from ``config`` (a ``net.config``)."""
+    for module in _NET_MODULES:  # make sure gancore's own classes are registered
+        importlib.import_module(f"gancore.nets.{module}")
+    if class_name not in NET_CLASSES:
+        raise ValueError(f"unknown network class {class_name!r}; known: {', '.join(sorted(NET_CLASSES))}. "
+                         "Import the module that defines it first")
+    if not isinstance(config, dict):
+        raise TypeError(f"the config of {class_name} must be a dict of its constructor arguments, "
+                        f"got {type(config).__name__}")
+    return NET_CLASSES[class_name](**config)
+
+
+def net_spec(net: nn.Module | None) -> dict | None:
+    """``{"class": name, "config": net.config}``, what a checkpoint stores per model; None for no
+    model. ``config`` is None for a network that does not record one (not a Rebuildable)."""
+    if net is None:
+        return None
+    config = getattr(net, "config", None)
+    return {"class": type(net).__name__, "config": dict(config) if isinstance(config, dict) else None}
+
+
+class Generator(Rebuildable):
+    """Base class: ``z_dim`` is the noise size the trainer draws; 0 means no noise, and then the
+    trainer calls the generator without ``z``."""
 
     z_dim: int = 0
 
@@ -33,5 +114,5 @@ class Generator(nn.Module):
         return torch.randn(n, self.z_dim, generator=generator)
 
 
-class Discriminator(nn.Module):
+class Discriminator(Rebuildable):
     """Base class: maps images (and a condition) to logits of shape (B,)."""

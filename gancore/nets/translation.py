@@ -1,10 +1,11 @@
 """Style-transfer models: a U-Net restyled by AdaIN, and a conditional PatchGAN.
 
-``G(z, content, exemplar)`` restyles a grey content image like a colour
+``G(content=..., exemplar=...)`` restyles a grey content image like a colour
 exemplar: a U-Net on the content, whose decoder is modulated by AdaIN with a
-code from a style encoder. ``z_dim = 0``: the style is given, not sampled.
-``D(image, content, exemplar)`` is a conditional PatchGAN that returns one
-logit per patch, (B, 1, h, w).
+code from a style encoder. There is no noise (``z_dim = 0``): the style is
+given, not sampled. ``D(image, content=..., exemplar=...)`` is a conditional
+PatchGAN that returns one logit per patch, (B, 1, h, w). The trainer passes
+both inputs by name (``Trainer(..., inputs={"content": c, "exemplar": e})``).
 
 Both check their inputs with ``check_inputs`` (also called in forward), so a
 content or exemplar of the wrong shape fails with one clear ValueError on the
@@ -100,14 +101,14 @@ class _UpBlock(nn.Module):
 
 
 class StyleGenerator(Generator):
-    """G(z, content, exemplar): a small U-Net on the content, styled by AdaIN.
+    """G(content, exemplar): a small U-Net on the content, styled by AdaIN.
 
     encoder  content (Cc, H, W) -> e1 (w, H) -> e2 (2w, H/2) -> e3 (4w, H/4)
     decoder  AdaIN(e3) -> up + e2 -> AdaIN -> up + e1 -> AdaIN -> 1x1 conv -> (Cout, H, W)
 
     The skips carry the content's shape; every decoder layer's statistics come
-    from the exemplar's style code. ``z`` is accepted for the trainer's sake
-    and ignored (``z_dim = 0``).
+    from the exemplar's style code. No noise: ``z_dim = 0``, so the trainer
+    calls it without ``z``.
     """
 
     z_dim = 0
@@ -131,7 +132,7 @@ class StyleGenerator(Generator):
         """Raise ValueError unless content and exemplar fit this generator and each other."""
         check_style_inputs(content, exemplar, self.content_channels, self.style_channels)
 
-    def forward(self, z: Tensor, content: Tensor, exemplar: Tensor) -> Tensor:
+    def forward(self, content: Tensor, exemplar: Tensor) -> Tensor:
         self.check_inputs(content, exemplar)
         s = self.style(exemplar)  # (B, style_dim)
         e1 = self.enc1(content)  # (B, w, H, W)

@@ -1,8 +1,12 @@
-"""One GAN trainer for unconditional and conditional models.
+"""One GAN trainer for unconditional, conditional and translation models.
 
-The data are in-memory tensors: ``real`` (N, ...) and an optional tuple
-``condition`` of tensors (N, ...) that is passed to both networks, as in
-``G(z, *condition)`` and ``D(x, *condition)``. Batches are drawn by index,
+The data are in-memory tensors: ``real`` (N, ...), an optional tuple
+``condition`` of tensors (N, ...) passed to both networks by position, as in
+``G(z, *condition)`` and ``D(x, *condition)``, and optional named ``inputs``
+passed by name, as in ``G(content=c, exemplar=e)`` and ``D(x, content=c,
+exemplar=e)``. A generator without noise (``z_dim`` 0 or absent) is called
+without ``z``; with no discriminator (``D=None``) G trains on its auxiliary
+losses alone. Batches are drawn by index,
 from a permutation that depends only on (seed, epoch), so the batch of any
 step is known without replaying the run: that, plus saved RNG states, makes a
 resumed run on CPU equal the uninterrupted one bit for bit.
@@ -13,7 +17,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -25,14 +29,19 @@ from gancore.data.augment import random_translate
 from gancore.losses import get_gan_loss, gradient_penalty
 from gancore.paths import atomic_write
 from gancore.runtime import as_device
+from gancore.train.checkpoint import (  # noqa: F401  (CHECKPOINT_FORMAT, CheckpointError: re-exported)
+    CHECKPOINT_FORMAT,
+    CheckpointError,
+    check_models_fit,
+    load_weights,
+    model_specs,
+    read_checkpoint,
+    rebuild_models,
+)
+from gancore.train.inputs import ModelInputs
 
-CHECKPOINT_FORMAT = "gancore-checkpoint-v1"
-
-AuxLoss = Callable[[Tensor, Tensor, Sequence[Tensor]], "dict[str, Tensor]"]
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint is corrupt, or belongs to a different run."""
+# aux_loss(fake, real, condition, **inputs) -> {name: weighted term}
+AuxLoss = Callable[..., "dict[str, Tensor]"]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -49,7 +58,7 @@ class TrainConfig:
     lr_g: float = 2e-4
     lr_d: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
-    adv_weight: float = 1.0       # 0 trains G on the auxiliary losses alone, with no D
+    adv_weight: float = 1.0       # weight of L_adv in L_G; 0 pauses D (neither used nor trained)
     gp_weight: float | None = None  # None: the loss's own default (10 for wgan_gp)
     augment_shift: int = 0        # D sees real and fake images shifted by up to this many pixels
     sample_every: int = 100       # steps between sample grids (0: never)
@@ -78,15 +87,18 @@ class TrainConfig:
 class Trainer:
     """Train ``G`` against ``D`` on in-memory data.
 
-    ``aux_loss(fake, real, condition)`` returns extra, already weighted,
-    generator terms by name (L1, perceptual, ...); each is added to L_G and
-    recorded in the history.
+    ``aux_loss(fake, real, condition, **inputs)`` returns extra, already
+    weighted, generator terms by name (L1, perceptual, ...); each is added to
+    L_G and recorded in the history. ``discriminator=None`` makes a supervised
+    trainer: no D, no D step, L_G = the auxiliary terms (``adv_weight`` must
+    be 0); the D columns of the history are then NaN.
     """
 
-    def __init__(self, generator: nn.Module, discriminator: nn.Module, real: Tensor,
+    def __init__(self, generator: nn.Module, discriminator: nn.Module | None, real: Tensor,
                  condition: Sequence[Tensor] = (), config: TrainConfig | None = None,
                  aux_loss: AuxLoss | None = None, device: str | torch.device | None = None,
-                 checkpoint_path: str | Path | None = None, progress: bool = True, **overrides):
+                 checkpoint_path: str | Path | None = None, progress: bool = True,
+                 inputs: Mapping[str, Tensor] | None = None, **overrides):
         self.config = config or TrainConfig(**overrides)
         if config is not None and overrides:
             self.config = TrainConfig(**{**asdict(config), **overrides})
@@ -94,8 +106,12 @@ class Trainer:
         self.gan_loss = get_gan_loss(cfg.loss)
         self.gp_weight = self.gan_loss.gp_weight if cfg.gp_weight is None else cfg.gp_weight
         self.device = as_device(device)
-        self.G, self.D = generator.to(self.device), discriminator.to(self.device)
+        self.G = generator.to(self.device)
+        self.D = None if discriminator is None else discriminator.to(self.device)
+        self._check_adversarial(cfg.adv_weight)
         self.real, self.condition = real, tuple(condition)
+        self.model_inputs = ModelInputs.checked(self.condition, inputs, len(real))
+        self.inputs = self.model_inputs.named
         if any(len(c) != len(real) for c in self.condition):
             raise ValueError("every condition tensor needs one entry per real image")
         if cfg.augment_shift and real.dim() != 4:
@@ -107,13 +123,15 @@ class Trainer:
         self.progress = progress
 
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=cfg.betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=cfg.betas)
+        self.opt_d = None if self.D is None else \
+            torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=cfg.betas)
         self.noise_rng = torch.Generator().manual_seed(cfg.seed)
         self.augment_rng = torch.Generator().manual_seed(cfg.seed + 3)
-        z_dim = getattr(self.G, "z_dim", 0)
+        self.z_dim = int(getattr(self.G, "z_dim", 0) or 0)  # 0: G takes no noise
         n_fixed = min(cfg.n_samples, len(real))
-        self.fixed_noise = torch.randn(n_fixed, z_dim, generator=torch.Generator().manual_seed(cfg.seed + 1))
+        self.fixed_noise = torch.randn(n_fixed, self.z_dim, generator=torch.Generator().manual_seed(cfg.seed + 1))
         self.fixed_condition = tuple(c[:n_fixed] for c in self.condition)
+        self.fixed_inputs = {k: v[:n_fixed] for k, v in self.inputs.items()}
         self.step = 0
         self.records: list[dict] = []
         self.samples: dict[int, Tensor] = {}  # step -> (n_samples, C, H, W) on CPU
@@ -124,13 +142,34 @@ class Trainer:
         (what the loss-weight explorer's sliders do); the models and optimizer
         states carry on. Bad values raise before anything changes."""
         config = TrainConfig(**{**asdict(self.config), **changes})
+        self._check_adversarial(config.adv_weight)
         self.config, self.gan_loss = config, get_gan_loss(config.loss)
         self.gp_weight = self.gan_loss.gp_weight if config.gp_weight is None else config.gp_weight
         for opt, lr in ((self.opt_g, config.lr_g), (self.opt_d, config.lr_d)):
-            for group in opt.param_groups:
+            for group in opt.param_groups if opt is not None else ():
                 group["lr"], group["betas"] = lr, config.betas
         if aux_loss != "keep":
             self.aux_loss = aux_loss
+
+    def _check_adversarial(self, adv_weight: float) -> None:
+        if self.D is None and adv_weight > 0:
+            raise ValueError(f"adv_weight={adv_weight} needs a discriminator, and this trainer has none; "
+                             "pass adv_weight=0 for a supervised run, or pass a discriminator")
+
+    @classmethod
+    def load(cls, path: str | Path, real: Tensor, condition: Sequence[Tensor] = (), *,
+             inputs: Mapping[str, Tensor] | None = None, aux_loss: AuxLoss | None = None,
+             device: str | torch.device | None = None, checkpoint_path: str | Path | None = None,
+             progress: bool = True) -> "Trainer":
+        """A trainer rebuilt from the checkpoint at ``path`` alone: G and D from their saved
+        classes and configs, the saved TrainConfig, then weights, optimisers, RNG, step and
+        history. The data and ``aux_loss`` (code, not state) are passed again."""
+        path = Path(path)
+        state = read_checkpoint(path)
+        G, D = rebuild_models(state, path)
+        trainer = cls(G, D, real, condition, config=_saved_config(state), aux_loss=aux_loss, device=device,
+                      checkpoint_path=checkpoint_path, progress=progress, inputs=inputs)
+        return trainer._restore(state, path)
 
     # ---------------------------------------------------------------- batches
 
@@ -150,10 +189,13 @@ class Trainer:
         bs = self.config.batch_size
         idx = self._perm_cache[1][i * bs:(i + 1) * bs]
         real = self.real[idx].to(self.device, non_blocking=True)
-        return real, tuple(c[idx].to(self.device, non_blocking=True) for c in self.condition)
+        return real, self.model_inputs.rows(idx, self.device)
 
-    def _noise(self, n: int) -> Tensor:
-        return torch.randn(n, getattr(self.G, "z_dim", 0), generator=self.noise_rng).to(self.device)
+    def _noise(self, n: int) -> tuple[Tensor, ...]:
+        """G's leading arguments: (z,) with z ~ N(0, I) of shape (n, z_dim), or () for no noise."""
+        if not self.z_dim:
+            return ()
+        return (torch.randn(n, self.z_dim, generator=self.noise_rng).to(self.device),)
 
     def _for_d(self, images: Tensor) -> Tensor:
         """What D is shown: the images, randomly shifted when ``augment_shift`` > 0. Real and
@@ -171,7 +213,9 @@ class Trainer:
         """Train until ``self.step == total_steps`` (a resumed run continues)."""
         if not isinstance(total_steps, (int, np.integer)) or total_steps < 0:
             raise ValueError(f"total_steps must be a non-negative int, got {total_steps!r}")
-        self.G.train(), self.D.train()
+        self.G.train()
+        if self.D is not None:
+            self.D.train()
         bar = tqdm(total=total_steps, initial=self.step, desc=desc or self.gan_loss.name,
                    disable=not self.progress, leave=False)
         # "seconds" accumulates over calls, so chunked or resumed runs keep one clock
@@ -197,17 +241,18 @@ class Trainer:
         cfg, loss = self.config, self.gan_loss
         record = {"step": self.step + 1}
         batch_number = self.step * cfg.d_steps
-        if cfg.adv_weight > 0:
+        adversarial = self.D is not None and cfg.adv_weight > 0
+        if adversarial:
             for k in range(cfg.d_steps):
-                real, cond = self._batch(batch_number + k)
+                real, inputs = self._batch(batch_number + k)
                 with torch.no_grad():
-                    fake = self.G(self._noise(len(real)), *cond)
+                    fake = inputs.call(self.G, *self._noise(len(real)))
                 real_d, fake_d = self._for_d(real), self._for_d(fake)
-                real_logits, fake_logits = self.D(real_d, *cond), self.D(fake_d, *cond)
+                real_logits, fake_logits = inputs.call(self.D, real_d), inputs.call(self.D, fake_d)
                 loss_d = loss.d_loss(real_logits, fake_logits)
                 if self.gp_weight > 0:
                     loss_d = loss_d + self.gp_weight * gradient_penalty(
-                        self.D, real_d, fake_d, *cond, generator=None)
+                        lambda x: inputs.call(self.D, x), real_d, fake_d, generator=None)
                 self._check_finite("D", loss_d)
                 self.opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
@@ -215,17 +260,20 @@ class Trainer:
             record.update(loss_d=loss_d.item(), d_real=real_logits.mean().item(),
                           d_fake=fake_logits.mean().item())
         else:
-            real, cond = self._batch(batch_number)
+            if self.aux_loss is None:  # checked here, as reconfigure may remove it later
+                raise ValueError("nothing trains G: there is no discriminator (or adv_weight is 0) and no "
+                                 "aux_loss; pass aux_loss=..., or a discriminator with adv_weight > 0")
+            real, inputs = self._batch(batch_number)
             record.update(loss_d=float("nan"), d_real=float("nan"), d_fake=float("nan"))
 
-        fake = self.G(self._noise(len(real)), *cond)
+        fake = inputs.call(self.G, *self._noise(len(real)))
         loss_g = torch.zeros((), device=self.device)
-        if cfg.adv_weight > 0:
-            adv = loss.g_loss(self.D(self._for_d(fake), *cond))
+        if adversarial:
+            adv = loss.g_loss(inputs.call(self.D, self._for_d(fake)))
             record["loss_adv"] = adv.item()
             loss_g = loss_g + cfg.adv_weight * adv
         if self.aux_loss is not None:
-            for name, term in self.aux_loss(fake, real, cond).items():
+            for name, term in self.aux_loss(fake, real, inputs.args, **inputs.named).items():
                 record[f"loss_{name}"] = term.item()
                 loss_g = loss_g + term
         self._check_finite("G", loss_g)
@@ -254,25 +302,29 @@ class Trainer:
 
     @torch.no_grad()
     def sample_grid(self) -> Tensor:
-        """G on the fixed noise (and fixed condition), in eval mode, on the CPU."""
+        """G on the fixed noise (and fixed condition and inputs), in eval mode, on the CPU."""
         was_training = self.G.training
         self.G.eval()
-        out = self.G(self.fixed_noise.to(self.device), *(c.to(self.device) for c in self.fixed_condition))
+        fixed = ModelInputs(self.fixed_condition, self.fixed_inputs).rows(slice(None), self.device)
+        noise = (self.fixed_noise.to(self.device),) if self.z_dim else ()
+        out = fixed.call(self.G, *noise)
         self.G.train(was_training)
         return out.cpu()
 
     @torch.no_grad()
     def generate(self, n: int, condition: Sequence[Tensor] = (), batch_size: int = 500,
-                 seed: int | None = None) -> Tensor:
-        """``n`` samples in eval mode, on the CPU; noise from ``seed`` (default: config seed + 2)."""
+                 seed: int | None = None, inputs: Mapping[str, Tensor] | None = None) -> Tensor:
+        """``n`` samples in eval mode, on the CPU, for ``condition`` and named ``inputs`` (n rows
+        each); noise from ``seed`` (default: config seed + 2)."""
         rng = torch.Generator().manual_seed(self.config.seed + 2 if seed is None else seed)
+        given = ModelInputs.checked(condition, inputs, n)
         was_training = self.G.training
         self.G.eval()
         out = []
         for start in range(0, n, batch_size):
             stop = min(n, start + batch_size)
-            z = torch.randn(stop - start, getattr(self.G, "z_dim", 0), generator=rng).to(self.device)
-            out.append(self.G(z, *(c[start:stop].to(self.device) for c in condition)).cpu())
+            noise = (torch.randn(stop - start, self.z_dim, generator=rng).to(self.device),) if self.z_dim else ()
+            out.append(given.rows(slice(start, stop), self.device).call(self.G, *noise).cpu())
         self.G.train(was_training)
         return torch.cat(out)
 
@@ -282,9 +334,9 @@ class Trainer:
         return {
             "format": CHECKPOINT_FORMAT,
             "config": asdict(self.config),
-            "models": [type(self.G).__name__, type(self.D).__name__],
-            "G": self.G.state_dict(), "D": self.D.state_dict(),
-            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+            "models": model_specs(self.G, self.D),  # class names and configs: enough to rebuild them
+            "G": self.G.state_dict(), "D": None if self.D is None else self.D.state_dict(),
+            "opt_g": self.opt_g.state_dict(), "opt_d": None if self.D is None else self.opt_d.state_dict(),
             "step": self.step, "records": self.records, "samples": self.samples,
             "rng": {"torch": torch.get_rng_state(), "noise": self.noise_rng.get_state(),
                     "augment": self.augment_rng.get_state(),
@@ -300,34 +352,21 @@ class Trainer:
         return path
 
     def load_checkpoint(self, path: str | Path) -> "Trainer":
-        """Restore models, optimizers, RNG states, step and history from ``path``."""
+        """Restore models, optimizers, RNG states, step and history from ``path`` into this
+        trainer's models (which must match the saved ones; both checkpoint formats load)."""
         path = Path(path)
-        if not path.is_file():
-            raise CheckpointError(f"no checkpoint at {path}; train from scratch or check the path")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as exc:
-            raise CheckpointError(f"{path} is corrupt or not a checkpoint ({type(exc).__name__}: "
-                                  f"{exc}); delete it and train again") from exc
-        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-            raise CheckpointError(f"{path} is not a {CHECKPOINT_FORMAT} file; delete it and train again")
-        mine = [type(self.G).__name__, type(self.D).__name__]
-        if state["models"] != mine:
-            raise CheckpointError(f"{path} holds models {state['models']}, this trainer has {mine}")
-        # A field added after the checkpoint was saved takes its default, which is how that run trained.
-        saved = {**{f.name: f.default for f in fields(TrainConfig)}, **state["config"]}
-        theirs = {k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()}
+        return self._restore(read_checkpoint(path), path)
+
+    def _restore(self, state: dict, path: Path) -> "Trainer":
+        check_models_fit(state, self.G, self.D, path)
+        theirs = asdict(_saved_config(state))
         diff = {k: (theirs.get(k), v) for k, v in asdict(self.config).items() if theirs.get(k) != v}
         if diff:
             raise CheckpointError(f"{path} was saved with a different config (saved, current): {diff}")
-        try:
-            self.G.load_state_dict(state["G"])
-            self.D.load_state_dict(state["D"])
-        except RuntimeError as exc:
-            raise CheckpointError(f"{path} does not fit these models (different width or "
-                                  f"z_dim?): {exc}") from exc
+        load_weights(self.G, self.D, state, path)
         self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+        if self.D is not None:
+            self.opt_d.load_state_dict(state["opt_d"])
         self.step, self.records, self.samples = state["step"], state["records"], state["samples"]
         torch.set_rng_state(state["rng"]["torch"])
         self.noise_rng.set_state(state["rng"]["noise"])
@@ -336,3 +375,20 @@ class Trainer:
         if state["rng"]["cuda"] is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         return self
+
+
+def _saved_config(state: dict) -> TrainConfig:
+    """The TrainConfig a checkpoint was saved with. A field added after it was saved takes its
+    default, which is how that run trained."""
+    defaults = {f.name: f.default for f in fields(TrainConfig)}
+    saved = {**defaults, **{k: v for k, v in state["config"].items() if k in defaults}}
+    return TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
+
+
+def load_models(path: str | Path) -> tuple[nn.Module, nn.Module | None, TrainConfig]:
+    """(G, D, config) of the checkpoint at ``path``: models rebuilt from their saved configs,
+    weights loaded, on the CPU in eval mode; D is None for a run without one."""
+    path = Path(path)
+    state = read_checkpoint(path)
+    G, D = rebuild_models(state, path)
+    return G.eval(), D if D is None else D.eval(), _saved_config(state)

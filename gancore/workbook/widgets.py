@@ -12,6 +12,8 @@ the current models for N steps with those settings (``Trainer.reconfigure``:
 weights and optimiser states carry on, only the objective changes); "Reset"
 reloads the warm checkpoint, so every experiment starts from the same place and
 the same settings give the same pictures. A weight of 0 switches its term off.
+The models are rebuilt from the configs the checkpoint stores (``Trainer.load``);
+a warm run without a discriminator (``adv_weight=0``) keeps the adv slider at 0.
 
 Every callback is a plain method, so tests and notebooks drive the panel with
 no browser: ``explorer.sliders["l1"].value = 0; explorer.on_train()``.
@@ -19,6 +21,7 @@ no browser: ``explorer.sliders["l1"].value = 0; explorer.on_train()``.
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 from numbers import Real
 from pathlib import Path
 
@@ -30,21 +33,13 @@ from IPython.display import display
 from torch import Tensor
 
 from gancore.data.digit_styles import StyleTransferSet
-from gancore.experiments.style_transfer import (
-    STYLE_DEFAULTS,
-    build_style_trainer,
-    translate,
-)
+from gancore.experiments.style_transfer import STYLE_DEFAULTS, translate
 from gancore.losses import LOSS_NAMES, StyleTransferLoss
 from gancore.metrics.feature_nets import get_feature_net
 from gancore.nets.feature import FeatureNet
+from gancore.nets.translation import StyleGenerator
 from gancore.runtime import as_device
-from gancore.train.trainer import (
-    CHECKPOINT_FORMAT,
-    CheckpointError,
-    NonFiniteLossError,
-    Trainer,
-)
+from gancore.train.trainer import CheckpointError, NonFiniteLossError, Trainer
 from gancore.workbook.viz import plot_losses, show_grid
 
 WEIGHT_NAMES: tuple[str, ...] = ("adv", "l1", "perceptual", "style", "tv")
@@ -71,22 +66,6 @@ def check_weights(weights: dict) -> dict[str, float]:
     return {name: float(weights[name]) for name in WEIGHT_NAMES}
 
 
-def read_warm_config(path: str | Path) -> tuple[dict, int]:
-    """The TrainConfig (as a dict) and model width a style-trainer checkpoint was saved with."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"no warm checkpoint at {path}; train a short run with "
-                              "build_style_trainer and save it with trainer.save_checkpoint(path)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-        config, width = state["config"], state["G"]["enc1.0.weight"].shape[0]  # (w, Cc, 3, 3)
-    except Exception as exc:
-        raise CheckpointError(f"{path} is not a style-trainer checkpoint ({type(exc).__name__}: {exc})") from exc
-    if state.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path} is not a {CHECKPOINT_FORMAT} file; save it with trainer.save_checkpoint")
-    return config, int(width)
-
-
 class LossWeightExplorer:
     """Sliders, a loss drop-down, train/reset buttons, a progress bar, an output grid
     and a loss curve around one style trainer warm-started from ``checkpoint``.
@@ -105,8 +84,12 @@ class LossWeightExplorer:
             raise ValueError(f"n_show must be an int in [1, {len(test)}] (the test pairs), got {n_show!r}")
         self.train_set, self.test_set, self.checkpoint = train, test, Path(checkpoint)
         self.n_show = n_show
-        self.config, self.width = read_warm_config(self.checkpoint)
+        if not self.checkpoint.is_file():
+            raise CheckpointError(f"no warm checkpoint at {self.checkpoint}; train a short run with "
+                                  "build_style_trainer and save it with trainer.save_checkpoint(path)")
         self.device = as_device(device)
+        warm = self._load_warm()  # models rebuilt from the configs the checkpoint holds
+        self.config = asdict(warm.config)
         defaults = {"adv": self.config["adv_weight"], **{k: STYLE_DEFAULTS[k] for k in WEIGHT_NAMES[1:]}}
         self.initial_weights = check_weights({**defaults, **(weights or {})})
         self.feature_net = feature_net if feature_net is not None else \
@@ -124,13 +107,14 @@ class LossWeightExplorer:
         self.progress = w.IntProgress(value=0, min=0, max=steps, description="progress")
         self.status = w.HTML()
         self.grid_out, self.loss_out = w.Output(), w.Output()
+        self.sliders["adv"].disabled = warm.D is None  # no discriminator to weigh
         self.train_button.on_click(self.on_train)
         self.reset_button.on_click(self.on_reset)
         controls = w.VBox([self.loss, self.steps, self.train_button, self.reset_button, self.progress])
         self.panel = w.VBox([w.HBox([w.VBox(list(self.sliders.values())), controls]), self.status,
                              w.HBox([self.grid_out, self.loss_out])])
 
-        self.trainer = self._warm_trainer()
+        self.trainer = self._warm_trainer(warm)
         self.warm_step = self.trainer.step
         self.refresh()
 
@@ -153,17 +137,23 @@ class LossWeightExplorer:
         return StyleTransferLoss(weights["l1"], weights["perceptual"], weights["style"], weights["tv"],
                                  feature_net=self.feature_net)
 
-    def _warm_trainer(self) -> Trainer:
-        """A fresh trainer, loaded from the warm checkpoint (models, optimisers, RNG, history)."""
-        cfg, weights = self.config, self.initial_weights
-        trainer = build_style_trainer(
-            self.train_set, loss=cfg["loss"], adv_weight=cfg["adv_weight"], l1=weights["l1"],
-            perceptual=weights["perceptual"], style=weights["style"], tv=weights["tv"], width=self.width,
-            batch_size=cfg["batch_size"], lr_g=cfg["lr_g"], lr_d=cfg["lr_d"], seed=cfg["seed"],
-            sample_every=cfg["sample_every"], device=self.device, progress=False,
-            feature_net=self.feature_net, n_samples=cfg["n_samples"])
-        trainer.reconfigure(**cfg)  # any field build_style_trainer leaves at its default
-        return trainer.load_checkpoint(self.checkpoint)
+    def _load_warm(self) -> Trainer:
+        """The warm checkpoint as a trainer (models, optimisers, RNG, history), with no aux loss yet."""
+        data = self.train_set
+        trainer = Trainer.load(self.checkpoint, data.target, inputs={"content": data.content,
+                                                                    "exemplar": data.exemplar},
+                               device=self.device, progress=False)
+        if not isinstance(trainer.G, StyleGenerator):
+            raise CheckpointError(f"{self.checkpoint} is not a style-trainer checkpoint: its generator is a "
+                                  f"{type(trainer.G).__name__}; save one from build_style_trainer")
+        trainer.G.check_inputs(data.content, data.exemplar)  # another data set's shapes: fail here
+        return trainer
+
+    def _warm_trainer(self, warm: Trainer | None = None) -> Trainer:
+        """``warm`` (default: a fresh load of the warm checkpoint) with the initial image losses."""
+        trainer = warm if warm is not None else self._load_warm()
+        trainer.reconfigure(aux_loss=self._aux_loss(self.initial_weights))
+        return trainer
 
     # ------------------------------------------------------------ callbacks
 
@@ -177,6 +167,9 @@ class LossWeightExplorer:
                 raise ValueError(f"steps N must be an int >= 1, got {steps!r}")
             if self.loss.value not in LOSS_NAMES:
                 raise ValueError(f"unknown adversarial loss {self.loss.value!r}; choose one of {LOSS_NAMES}")
+            if self.trainer.D is None and weights["adv"] > 0:
+                raise ValueError("the warm run has no discriminator (it trained with adv_weight=0), so the adv "
+                                 "weight must stay 0; warm-start with adv_weight > 0 to explore it")
         except ValueError as exc:
             self.status.value = f"<b style='color:#b00'>Not trained: {exc}</b>"
             raise

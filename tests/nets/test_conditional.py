@@ -113,11 +113,11 @@ def test_style_model_shapes(content_channels, size):
     D = PatchDiscriminator(content_channels=content_channels, width=8)
     content = torch.rand(B, content_channels, size, size) * 2 - 1
     exemplar = torch.rand(B, 3, size, size) * 2 - 1
-    y = G(torch.empty(B, 0), content, exemplar)
+    y = G(content=content, exemplar=exemplar)
     assert G.z_dim == 0
     assert y.shape == (B, 3, size, size)
     assert y.abs().max() <= 1
-    assert D(y, content, exemplar).shape == (B, 1, size // 4, size // 4)  # one logit per patch
+    assert D(y, content=content, exemplar=exemplar).shape == (B, 1, size // 4, size // 4)  # one logit per patch
 
 
 def test_exemplar_changes_the_output():
@@ -125,7 +125,7 @@ def test_exemplar_changes_the_output():
     G = StyleGenerator(width=8).eval()
     content, exemplar, _ = style_batch()
     same_content = content[:1].expand(B, -1, -1, -1)
-    y = G(torch.empty(B, 0), same_content, exemplar)
+    y = G(content=same_content, exemplar=exemplar)
     for i in range(1, B):
         assert (y[i] - y[0]).abs().max() > 1e-3
 
@@ -135,7 +135,7 @@ def test_content_changes_the_output():
     G = StyleGenerator(width=8).eval()
     content, exemplar, _ = style_batch()
     same_style = exemplar[:1].expand(B, -1, -1, -1)
-    y = G(torch.empty(B, 0), content, same_style)
+    y = G(content=content, exemplar=same_style)
     for i in range(1, B):
         assert (y[i] - y[0]).abs().max() > 1e-3
 
@@ -174,7 +174,7 @@ def test_mismatched_style_inputs_raise(content, exemplar, match):
     with pytest.raises(ValueError, match=match):
         G.check_inputs(content, exemplar)
     with pytest.raises(ValueError, match=match):
-        G(torch.empty(len(content), 0), content, exemplar)
+        G(content=content, exemplar=exemplar)
     with pytest.raises(ValueError, match=match):
         D(torch.randn(len(content), 3, *content.shape[-2:]), content, exemplar)
 
@@ -191,7 +191,7 @@ def test_bad_shapes_fail_before_any_update():
     content, _, target = style_batch()
     gray_exemplar = torch.randn(B, 1, 32, 32)
     before = [p.detach().clone() for p in G.parameters()]
-    trainer = gancore.Trainer(G, D, target, condition=(content, gray_exemplar), batch_size=2,
+    trainer = gancore.Trainer(G, D, target, inputs={"content": content, "exemplar": gray_exemplar}, batch_size=2,
                               sample_every=0, progress=False, device="cpu")
     with pytest.raises(ValueError, match="style_channels=1"):
         trainer.train(1)
@@ -233,7 +233,7 @@ BY_HAND = {"l1": 2.5, "perceptual": 37.5, "style": 718.25, "tv": 3.0}
 def test_weighted_loss_against_hand_computed_values():
     weights = {"l1": 1.0, "perceptual": 0.5, "style": 0.1, "tv": 2.0}
     loss = StyleTransferLoss(**weights, feature_net=IdentityFeatures())
-    terms = loss(FAKE, TARGET, (CONTENT, EXEMPLAR))
+    terms = loss(FAKE, TARGET, content=CONTENT, exemplar=EXEMPLAR)
     assert set(terms) == set(BY_HAND)
     for name, value in BY_HAND.items():
         assert abs(terms[name].item() - weights[name] * value) < 1e-4
@@ -241,9 +241,9 @@ def test_weighted_loss_against_hand_computed_values():
 
 def test_style_term_uses_the_exemplar_not_the_target():
     loss = StyleTransferLoss(l1=0, style=1.0, feature_net=IdentityFeatures())
-    with_exemplar_as_fake = loss(EXEMPLAR, TARGET, (CONTENT, EXEMPLAR))["style"]
+    with_exemplar_as_fake = loss(EXEMPLAR, TARGET, content=CONTENT, exemplar=EXEMPLAR)["style"]
     assert abs(with_exemplar_as_fake.item()) < 1e-12
-    with_target_as_fake = loss(TARGET, TARGET, (CONTENT, EXEMPLAR))["style"]
+    with_target_as_fake = loss(TARGET, TARGET, content=CONTENT, exemplar=EXEMPLAR)["style"]
     assert abs(with_target_as_fake.item() - (1.0 ** 2 + 4.0 ** 2)) < 1e-5  # Gram 0 vs 1, and 0 vs 4
 
 
@@ -260,21 +260,22 @@ def test_gram_matrix_against_a_direct_sum():
 
 def test_zero_weights_skip_the_feature_net_and_terms():
     loss = StyleTransferLoss(l1=1.0, perceptual=0, style=0, tv=0, feature_net=ExplodingFeatures())
-    terms = loss(FAKE, TARGET, (CONTENT, EXEMPLAR))
+    terms = loss(FAKE, TARGET, content=CONTENT, exemplar=EXEMPLAR)
     assert list(terms) == ["l1"]
     loss = StyleTransferLoss(l1=0, perceptual=0, style=0, tv=0.5)  # no feature net needed at all
-    assert list(loss(FAKE, TARGET, (CONTENT, EXEMPLAR))) == ["tv"]
+    assert list(loss(FAKE, TARGET, content=CONTENT, exemplar=EXEMPLAR)) == ["tv"]
 
 
 def test_feature_net_runs_only_for_the_terms_that_need_it():
     net = IdentityFeatures()
-    StyleTransferLoss(l1=0, perceptual=1.0, feature_net=net)(FAKE, TARGET, (CONTENT, EXEMPLAR))
+    StyleTransferLoss(l1=0, perceptual=1.0, feature_net=net)(FAKE, TARGET, content=CONTENT, exemplar=EXEMPLAR)
     assert net.calls == 2  # output and target
     net = IdentityFeatures()
-    StyleTransferLoss(l1=0, style=1.0, feature_net=net)(FAKE, TARGET, (CONTENT, EXEMPLAR))
+    StyleTransferLoss(l1=0, style=1.0, feature_net=net)(FAKE, TARGET, content=CONTENT, exemplar=EXEMPLAR)
     assert net.calls == 2  # output and exemplar
     net = IdentityFeatures()
-    StyleTransferLoss(l1=0, perceptual=1.0, style=1.0, feature_net=net)(FAKE, TARGET, (CONTENT, EXEMPLAR))
+    both = StyleTransferLoss(l1=0, perceptual=1.0, style=1.0, feature_net=net)
+    both(FAKE, TARGET, content=CONTENT, exemplar=EXEMPLAR)
     assert net.calls == 3  # the output's features are shared by both terms
 
 
@@ -300,35 +301,48 @@ def test_loss_freezes_a_real_feature_net_but_passes_gradients_to_the_output():
     loss = StyleTransferLoss(l1=0, perceptual=1.0, style=1.0, feature_net=net)
     content, exemplar, target = style_batch(b=2)
     fake = torch.rand(2, 3, 32, 32, requires_grad=True)
-    sum(loss(fake, target, (content, exemplar)).values()).backward()
+    sum(loss(fake, target, content=content, exemplar=exemplar).values()).backward()
     assert fake.grad is not None and fake.grad.abs().sum() > 0
     assert all(p.grad is None and not p.requires_grad for p in net.parameters())
 
 
 # ---- everything together in the trainer -----------------------------------
 
-@pytest.mark.parametrize("loss_name, adv_weight", [("nonsaturating", 1.0), ("wgan_gp", 1.0),
-                                                   ("hinge", 0.0)])
-def test_style_gan_trains_three_steps(loss_name, adv_weight):
+def test_style_term_needs_the_exemplar_by_name():
+    loss = StyleTransferLoss(l1=0, style=1.0, feature_net=IdentityFeatures())
+    with pytest.raises(ValueError, match="the style term needs the exemplar by name"):
+        loss(FAKE, TARGET, (CONTENT, EXEMPLAR))  # by position it is not read
+    assert list(StyleTransferLoss(l1=1.0)(FAKE, TARGET, (CONTENT, EXEMPLAR))) == ["l1"]  # nor needed
+
+
+# ---- everything together in the trainer -----------------------------------
+
+@pytest.mark.parametrize("loss_name, with_d", [("nonsaturating", True), ("wgan_gp", True), ("hinge", False)])
+def test_style_gan_trains_three_steps(loss_name, with_d):
     gancore.set_seed(0)
     content, exemplar, target = style_batch(b=8)
-    G, D = StyleGenerator(width=8), PatchDiscriminator(width=8)
+    G, D = StyleGenerator(width=8), PatchDiscriminator(width=8) if with_d else None
     net = FeatureNet({"digit": 10, "ink": 3}, width=4, hidden=8)
     aux = StyleTransferLoss(l1=1.0, perceptual=0.5, style=10.0, tv=0.1, feature_net=net)
-    trainer = gancore.Trainer(G, D, target, condition=(content, exemplar), aux_loss=aux,
-                              loss=loss_name, adv_weight=adv_weight, batch_size=4, sample_every=0,
-                              progress=False, device="cpu")
+    inputs = {"content": content, "exemplar": exemplar}
+    trainer = gancore.Trainer(G, D, target, inputs=inputs, aux_loss=aux, loss=loss_name,
+                              adv_weight=1.0 if with_d else 0.0, batch_size=4, sample_every=3,
+                              n_samples=3, progress=False, device="cpu")
     history = trainer.train(3)
     assert len(history) == 3
     for column in ("loss_g", "loss_l1", "loss_perceptual", "loss_style", "loss_tv"):
         assert history[column].map(math.isfinite).all(), column
-    if adv_weight > 0:
+    if with_d:
         assert history["loss_d"].map(math.isfinite).all()
         assert history["loss_adv"].map(math.isfinite).all()
     else:
         assert history["loss_d"].isna().all() and "loss_adv" not in history
-    out = trainer.generate(8, condition=(content, exemplar))
-    assert out.shape == (8, 3, 32, 32)
+    out = trainer.generate(8, inputs=inputs, batch_size=3)
+    G.eval()
+    with torch.no_grad():
+        # no noise: generate is G on the inputs (batches of 3 vs 8 round differently)
+        assert (out - G(content, exemplar)).abs().max() < 1e-5
+        assert (trainer.samples[3] - G(content[:3], exemplar[:3])).abs().max() < 1e-5  # the first 3 pairs
 
 
 def test_class_grid_rows_are_classes_and_columns_share_noise():

@@ -9,7 +9,8 @@ from gancore.data.digit_styles import make_style_splits
 from gancore.experiments.style_transfer import build_style_trainer, translate
 from gancore.losses import LOSS_NAMES
 from gancore.nets.feature import FeatureNet
-from gancore.train.trainer import CheckpointError, NonFiniteLossError
+from gancore.nets.unconditional import build_gan
+from gancore.train.trainer import CheckpointError, NonFiniteLossError, Trainer
 from gancore.workbook.widgets import WEIGHT_NAMES, LossWeightExplorer, check_weights
 
 N = 3  # steps per click
@@ -77,9 +78,9 @@ def test_the_slider_weight_reaches_the_loss(world):
     ex = explorer(world)
     ex.set_weights(l1=2.5)
     trainer = ex.trainer
-    real, condition = trainer._batch(trainer.step * trainer.config.d_steps)  # the next step's batch
+    real, inputs = trainer._batch(trainer.step * trainer.config.d_steps)  # the next step's batch
     with torch.no_grad():  # G has no batch norm or dropout: train mode computes the same
-        expected = 2.5 * (trainer.G(torch.zeros(len(real), 0), *condition) - real).abs().mean().item()
+        expected = 2.5 * (trainer.G(**inputs.named) - real).abs().mean().item()
     ex.on_train()
     assert abs(trainer.history.loc[WARM + 1, "loss_l1"] - expected) < 1e-5
 
@@ -201,8 +202,13 @@ def test_missing_or_foreign_checkpoint_fails_clearly(world, tmp_path):
         LossWeightExplorer(world["train"], world["test"], tmp_path / "nope.pt", feature_net=world["net"])
     junk = tmp_path / "junk.pt"
     torch.save({"G": {}}, junk)
-    with pytest.raises(CheckpointError, match="is not a style-trainer checkpoint"):
+    with pytest.raises(CheckpointError, match="is not a gancore-checkpoint"):
         LossWeightExplorer(world["train"], world["test"], junk, feature_net=world["net"])
+    G, D = build_gan("mlp", z_dim=2, width=2)
+    digits = Trainer(G, D, torch.randn(8, 1, 28, 28), batch_size=4, progress=False, device="cpu")
+    path = digits.save_checkpoint(tmp_path / "digits.pt")
+    with pytest.raises(CheckpointError, match="is not a style-trainer checkpoint: its generator is a MLPGenerator"):
+        LossWeightExplorer(world["train"], world["test"], path, feature_net=world["net"])
     with pytest.raises(ValueError, match="n_show must be an int in \\[1, 16\\]"):
         LossWeightExplorer(world["train"], world["test"], world["path"], feature_net=world["net"], n_show=0)
 
@@ -214,3 +220,27 @@ def test_a_diverging_loss_stops_with_a_message_in_the_panel(world):
         ex.on_train()
     assert "Stopped" in ex.status.value and "Reset" in ex.status.value
     assert ex.trainer.step == WARM and not ex.train_button.disabled
+
+
+def test_the_models_come_from_the_checkpoint_not_the_callers_defaults(world):
+    ex = explorer(world)  # the warm run's width (4) is not STYLE_DEFAULTS' (16): read from the checkpoint
+    assert ex.trainer.G.config == world["warm"].G.config and ex.trainer.G.config["width"] == 4
+    assert ex.trainer.D.config == world["warm"].D.config
+
+
+def test_a_warm_run_without_discriminator_keeps_adv_at_zero(world, tmp_path):
+    warm = build_style_trainer(world["train"], adv_weight=0.0, width=4, batch_size=16, feature_net=world["net"],
+                               progress=False, device="cpu")
+    warm.train(WARM)
+    path = warm.save_checkpoint(tmp_path / "supervised.pt")
+    ex = LossWeightExplorer(world["train"], world["test"], path, feature_net=world["net"], steps=N, n_show=4,
+                            device="cpu")
+    assert ex.trainer.D is None and ex.sliders["adv"].value == 0 and ex.sliders["adv"].disabled
+    before = ex.outputs()
+    ex.sliders["adv"].value = 1.0
+    with pytest.raises(ValueError, match="the warm run has no discriminator"):
+        ex.on_train()
+    assert ex.trainer.step == WARM and torch.equal(ex.outputs(), before)
+    ex.sliders["adv"].value = 0.0
+    ex.on_train()
+    assert ex.trainer.step == WARM + N and ex.trainer.history["loss_d"].isna().all()
