@@ -5,7 +5,8 @@ The data are in-memory tensors: ``real`` (N, ...) and an optional tuple
 ``G(z, *condition)`` and ``D(x, *condition)``. Batches are drawn by index,
 from a permutation that depends only on (seed, epoch), so the batch of any
 step is known without replaying the run: that, plus saved RNG states, makes a
-resumed run on CPU equal the uninterrupted one bit for bit.
+resumed run on CPU equal the uninterrupted one bit for bit. ``fit`` runs callbacks
+(evaluations, time budgets) between steps without disturbing either.
 """
 from __future__ import annotations
 
@@ -25,8 +26,11 @@ from gancore.data.augment import random_translate
 from gancore.losses import get_gan_loss, gradient_penalty
 from gancore.paths import atomic_write
 from gancore.runtime import as_device
+from gancore.train.callbacks import Callback, check_callbacks, run_callbacks
+from gancore.train.checks import check_finite_data
 
 CHECKPOINT_FORMAT = "gancore-checkpoint-v1"
+STABLE_LOSSES = ("nonsaturating", "wgan_gp")  # what the NaN guard suggests, bar the loss in use
 
 AuxLoss = Callable[[Tensor, Tensor, Sequence[Tensor]], "dict[str, Tensor]"]
 
@@ -102,6 +106,7 @@ class Trainer:
             raise ValueError(f"augment_shift needs images (N, C, H, W), got real of shape {tuple(real.shape)}")
         if len(real) < cfg.batch_size:
             raise ValueError(f"batch_size {cfg.batch_size} exceeds the {len(real)} images")
+        check_finite_data({"real": real, **{f"condition[{i}]": c for i, c in enumerate(self.condition)}})
         self.aux_loss = aux_loss
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
         self.progress = progress
@@ -116,6 +121,8 @@ class Trainer:
         self.fixed_condition = tuple(c[:n_fixed] for c in self.condition)
         self.step = 0
         self.records: list[dict] = []
+        self.eval_records: list[dict] = []  # one per callback round that returned results
+        self.stop_reason: str | None = None  # set by request_stop; why the last fit ended early
         self.samples: dict[int, Tensor] = {}  # step -> (n_samples, C, H, W) on CPU
         self._perm_cache: tuple[int, Tensor] | None = None
 
@@ -163,23 +170,37 @@ class Trainer:
 
     # --------------------------------------------------------------- training
 
-    def train(self, steps: int, desc: str | None = None) -> pd.DataFrame:
-        """Run ``steps`` more generator steps; returns the whole history."""
-        return self.train_until(self.step + steps, desc)
+    def fit(self, steps: int, *, every: int = 0, callbacks: Sequence[Callback] = (),
+            desc: str | None = None) -> pd.DataFrame:
+        """Run ``steps`` more generator steps; returns the whole history.
 
-    def train_until(self, total_steps: int, desc: str | None = None) -> pd.DataFrame:
-        """Train until ``self.step == total_steps`` (a resumed run continues)."""
-        if not isinstance(total_steps, (int, np.integer)) or total_steps < 0:
-            raise ValueError(f"total_steps must be a non-negative int, got {total_steps!r}")
+        Each ``callback(trainer)`` runs before the first step of a fresh trainer, after every
+        ``every``-th step (0: never) and after the last; the dicts they return become rows of
+        :attr:`evals`. They cannot change the run and the clock stops while they run
+        (:mod:`gancore.train.callbacks`); one may end training early with :meth:`request_stop`.
+        """
+        for name, value in (("steps", steps), ("every", every)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+                raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+        callbacks, total, self.stop_reason = check_callbacks(callbacks), self.step + int(steps), None
         self.G.train(), self.D.train()
-        bar = tqdm(total=total_steps, initial=self.step, desc=desc or self.gan_loss.name,
+        bar = tqdm(total=total, initial=self.step, desc=desc or self.gan_loss.name,
                    disable=not self.progress, leave=False)
-        # "seconds" accumulates over calls, so chunked or resumed runs keep one clock
-        start = time.perf_counter() - (self.records[-1]["seconds"] if self.records else 0.0)
+        # the clocks accumulate over calls, so chunked or resumed runs keep one clock
+        last = self.records[-1] if self.records else {}
+        start = time.perf_counter() - last.get("seconds", 0.0)
+        cpu_start = time.process_time() - last.get("cpu_seconds", 0.0)
+        due = self.step == 0 and steps > 0  # a fresh trainer: evaluate the untrained models too
         try:
-            while self.step < total_steps:
+            while True:
+                if callbacks and due:
+                    paused, cpu_paused = run_callbacks(self, callbacks)
+                    start, cpu_start = start + paused, cpu_start + cpu_paused  # evaluations are not training
+                if self.step >= total or self.stop_reason is not None:
+                    break
                 record = self._train_step()
                 record["seconds"] = time.perf_counter() - start
+                record["cpu_seconds"] = time.process_time() - cpu_start
                 self.records.append(record)
                 self.step += 1
                 bar.update(1)
@@ -187,11 +208,31 @@ class Trainer:
                     bar.set_postfix(loss_d=f"{record['loss_d']:.3f}", loss_g=f"{record['loss_g']:.3f}")
                 if self.config.sample_every and self.step % self.config.sample_every == 0:
                     self.samples[self.step] = self.sample_grid()
+                due = self.step == total or (every > 0 and self.step % every == 0)
         finally:
             bar.close()
         if self.checkpoint_path is not None:
             self.save_checkpoint(self.checkpoint_path)
         return self.history
+
+    def train(self, steps: int, desc: str | None = None) -> pd.DataFrame:
+        """Run ``steps`` more generator steps, no callbacks; returns the whole history."""
+        return self.fit(steps, desc=desc)
+
+    def train_until(self, total_steps: int, desc: str | None = None) -> pd.DataFrame:
+        """Train until ``self.step == total_steps`` (a resumed run continues)."""
+        if isinstance(total_steps, bool) or not isinstance(total_steps, (int, np.integer)) or total_steps < 0:
+            raise ValueError(f"total_steps must be a non-negative int, got {total_steps!r}")
+        return self.fit(max(0, total_steps - self.step), desc=desc)
+
+    def request_stop(self, reason: str) -> None:
+        """Called by a callback: end :meth:`fit` after this callback round (``stop_reason`` says why)."""
+        self.stop_reason = str(reason)
+
+    @property
+    def train_seconds(self) -> float:
+        """Wall seconds spent training so far, evaluations by callbacks excluded."""
+        return self.records[-1]["seconds"] if self.records else 0.0
 
     def _train_step(self) -> dict:
         cfg, loss = self.config, self.gan_loss
@@ -237,12 +278,16 @@ class Trainer:
 
     def _check_finite(self, which: str, value: Tensor) -> None:
         if not torch.isfinite(value):
+            cfg = self.config
+            advice = f"Lower lr_g/lr_d (now {cfg.lr_g}/{cfg.lr_d})"
+            if cfg.adv_weight > 0:  # only then is an adversarial loss in use to be swapped
+                advice += ", or try " + " or ".join(f"loss={n!r}" for n in STABLE_LOSSES if n != cfg.loss)
+            if which == "G" and self.aux_loss is not None:
+                advice += ", or lower the auxiliary loss weights"
             where = f"; the last checkpoint at {self.checkpoint_path} is untouched" \
                 if self.checkpoint_path else ""
-            raise NonFiniteLossError(
-                f"{which} loss became {value.item()} at step {self.step + 1} with loss "
-                f"{self.config.loss!r}. Lower lr_g/lr_d (now {self.config.lr_g}/{self.config.lr_d}), "
-                f"or try loss='nonsaturating' or 'wgan_gp'{where}.")
+            raise NonFiniteLossError(f"{which} loss became {value.item()} at step {self.step + 1} "
+                                     f"with loss {cfg.loss!r}. {advice}{where}.")
 
     # ---------------------------------------------------------------- outputs
 
@@ -251,6 +296,13 @@ class Trainer:
         """One row per generator step: losses, mean logits, elapsed seconds."""
         return pd.DataFrame.from_records(self.records, index="step") if self.records \
             else pd.DataFrame(columns=["loss_d", "loss_g"])
+
+    @property
+    def evals(self) -> pd.DataFrame:
+        """One row per callback round of :meth:`fit` that returned results: what the callbacks
+        returned, ``seconds`` of training before it and its own ``eval_seconds``."""
+        return pd.DataFrame.from_records(self.eval_records, index="step") if self.eval_records \
+            else pd.DataFrame(columns=["seconds", "eval_seconds"]).rename_axis("step")
 
     @torch.no_grad()
     def sample_grid(self) -> Tensor:
@@ -286,6 +338,7 @@ class Trainer:
             "G": self.G.state_dict(), "D": self.D.state_dict(),
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
             "step": self.step, "records": self.records, "samples": self.samples,
+            "eval_records": self.eval_records,
             "rng": {"torch": torch.get_rng_state(), "noise": self.noise_rng.get_state(),
                     "augment": self.augment_rng.get_state(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
@@ -329,6 +382,7 @@ class Trainer:
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.step, self.records, self.samples = state["step"], state["records"], state["samples"]
+        self.eval_records = state.get("eval_records", [])  # absent from checkpoints older than fit
         torch.set_rng_state(state["rng"]["torch"])
         self.noise_rng.set_state(state["rng"]["noise"])
         if "augment" in state["rng"]:  # absent from checkpoints older than augment_shift
