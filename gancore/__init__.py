@@ -12,7 +12,12 @@ runtime.py    seed, device, CPU threads;  paths.py  where caches and results liv
 import logging as _logging
 
 from gancore.runtime import default_device, set_seed
-from gancore.train.trainer import CheckpointError, NonFiniteLossError, TrainConfig, Trainer
+from gancore.train.trainer import (
+    CheckpointError,
+    NonFiniteLossError,
+    TrainConfig,
+    Trainer,
+)
 
 _log = _logging.getLogger("gancore")
 if not _log.handlers:  # say which data source was used, also inside notebooks

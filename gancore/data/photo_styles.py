@@ -25,7 +25,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gancore.data.digit_styles import StyleDomain, StyleTransferSet, check_value, index_to_values, make_splits
+from gancore.data.digit_styles import (
+    StyleDomain,
+    StyleTransferSet,
+    check_value,
+    index_to_values,
+    make_splits,
+)
 
 NPR_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "filter": ("cartoon", "pencil", "kuwahara", "posterize", "halftone"),

@@ -11,17 +11,10 @@ so "how many modes did the generator find?" has an exact answer
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
-from typing import Iterator, NamedTuple, Sequence
+from typing import NamedTuple
 
-import matplotlib.pyplot as plt
 import torch
 from torch import Tensor
-
-from gancore.nets.base import Discriminator
-from gancore.nets.unconditional import MLPDiscriminator, MLPGenerator
-from gancore.train.trainer import TrainConfig, Trainer
-from gancore.runtime import default_device
 
 
 class Mixture(NamedTuple):

@@ -8,12 +8,14 @@ still load into a trainer whose models you build yourself.
 """
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from gancore.nets.base import build_net, net_spec
+from gancore.train.config import TrainConfig
 
 CHECKPOINT_FORMAT = "gancore-checkpoint-v2"
 V1_FORMAT = "gancore-checkpoint-v1"  # models saved as class names, without their configs
@@ -101,3 +103,20 @@ def load_weights(G: nn.Module, D: nn.Module | None, state: dict, path: Path) -> 
             D.load_state_dict(state["D"])
     except RuntimeError as exc:
         raise CheckpointError(f"{path} does not fit these models (different width or z_dim?): {exc}") from exc
+
+
+def saved_config(state: dict) -> TrainConfig:
+    """The TrainConfig a checkpoint was saved with. A field added after it was saved takes its
+    default, which is how that run trained."""
+    defaults = {f.name: f.default for f in fields(TrainConfig)}
+    saved = {**defaults, **{k: v for k, v in state["config"].items() if k in defaults}}
+    return TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
+
+
+def load_models(path: str | Path) -> tuple[nn.Module, nn.Module | None, TrainConfig]:
+    """(G, D, config) of the checkpoint at ``path``: models rebuilt from their saved configs,
+    weights loaded, on the CPU in eval mode; D is None for a run without one."""
+    path = Path(path)
+    state = read_checkpoint(path)
+    G, D = rebuild_models(state, path)
+    return G.eval(), D if D is None else D.eval(), saved_config(state)

@@ -9,13 +9,14 @@ without ``z``; with no discriminator (``D=None``) G trains on its auxiliary
 losses alone. Batches are drawn by index,
 from a permutation that depends only on (seed, epoch), so the batch of any
 step is known without replaying the run: that, plus saved RNG states, makes a
-resumed run on CPU equal the uninterrupted one bit for bit.
+resumed run on CPU equal the uninterrupted one bit for bit. ``fit`` runs callbacks
+(evaluations, time budgets) between steps without disturbing either.
 """
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -29,6 +30,7 @@ from gancore.data.augment import random_translate
 from gancore.losses import get_gan_loss, gradient_penalty
 from gancore.paths import atomic_write
 from gancore.runtime import as_device
+from gancore.train.callbacks import Callback, check_callbacks, run_callbacks
 from gancore.train.checkpoint import (  # noqa: F401  (CHECKPOINT_FORMAT, CheckpointError: re-exported)
     CHECKPOINT_FORMAT,
     CheckpointError,
@@ -37,8 +39,13 @@ from gancore.train.checkpoint import (  # noqa: F401  (CHECKPOINT_FORMAT, Checkp
     model_specs,
     read_checkpoint,
     rebuild_models,
+    saved_config,
 )
+from gancore.train.checks import check_finite_data
+from gancore.train.config import TrainConfig
 from gancore.train.inputs import ModelInputs
+
+STABLE_LOSSES = ("nonsaturating", "wgan_gp")  # what the NaN guard suggests, bar the loss in use
 
 # aux_loss(fake, real, condition, **inputs) -> {name: weighted term}
 AuxLoss = Callable[..., "dict[str, Tensor]"]
@@ -46,42 +53,6 @@ AuxLoss = Callable[..., "dict[str, Tensor]"]
 
 class NonFiniteLossError(FloatingPointError):
     """A loss became NaN or inf; training stopped before the models were updated."""
-
-
-@dataclass
-class TrainConfig:
-    """Hyper-parameters; everything a checkpoint must agree on to resume."""
-
-    loss: str = "nonsaturating"   # a name from gancore.losses.LOSS_NAMES
-    batch_size: int = 64
-    d_steps: int = 1              # discriminator steps per generator step
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    betas: tuple[float, float] = (0.5, 0.999)
-    adv_weight: float = 1.0       # weight of L_adv in L_G; 0 pauses D (neither used nor trained)
-    gp_weight: float | None = None  # None: the loss's own default (10 for wgan_gp)
-    augment_shift: int = 0        # D sees real and fake images shifted by up to this many pixels
-    sample_every: int = 100       # steps between sample grids (0: never)
-    n_samples: int = 64           # images in each sample grid
-    seed: int = 0
-
-    def __post_init__(self):
-        get_gan_loss(self.loss)  # unknown name -> ValueError listing the valid ones
-        self.betas = tuple(self.betas)
-        if int(self.augment_shift) < 0:
-            raise ValueError(f"augment_shift must be >= 0, got {self.augment_shift}")
-        for name in ("batch_size", "d_steps", "n_samples"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("lr_g", "lr_d"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("adv_weight", "gp_weight"):
-            value = getattr(self, name)
-            if value is not None and not 0 <= value < math.inf:  # also rejects NaN
-                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-        if self.sample_every < 0:
-            raise ValueError(f"sample_every must be >= 0, got {self.sample_every}")
 
 
 class Trainer:
@@ -118,6 +89,8 @@ class Trainer:
             raise ValueError(f"augment_shift needs images (N, C, H, W), got real of shape {tuple(real.shape)}")
         if len(real) < cfg.batch_size:
             raise ValueError(f"batch_size {cfg.batch_size} exceeds the {len(real)} images")
+        check_finite_data({"real": real, **{f"condition[{i}]": c for i, c in enumerate(self.condition)},
+                           **self.inputs})
         self.aux_loss = aux_loss
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
         self.progress = progress
@@ -134,6 +107,8 @@ class Trainer:
         self.fixed_inputs = {k: v[:n_fixed] for k, v in self.inputs.items()}
         self.step = 0
         self.records: list[dict] = []
+        self.eval_records: list[dict] = []  # one per callback round that returned results
+        self.stop_reason: str | None = None  # set by request_stop; why the last fit ended early
         self.samples: dict[int, Tensor] = {}  # step -> (n_samples, C, H, W) on CPU
         self._perm_cache: tuple[int, Tensor] | None = None
 
@@ -167,7 +142,7 @@ class Trainer:
         path = Path(path)
         state = read_checkpoint(path)
         G, D = rebuild_models(state, path)
-        trainer = cls(G, D, real, condition, config=_saved_config(state), aux_loss=aux_loss, device=device,
+        trainer = cls(G, D, real, condition, config=saved_config(state), aux_loss=aux_loss, device=device,
                       checkpoint_path=checkpoint_path, progress=progress, inputs=inputs)
         return trainer._restore(state, path)
 
@@ -205,25 +180,39 @@ class Trainer:
 
     # --------------------------------------------------------------- training
 
-    def train(self, steps: int, desc: str | None = None) -> pd.DataFrame:
-        """Run ``steps`` more generator steps; returns the whole history."""
-        return self.train_until(self.step + steps, desc)
+    def fit(self, steps: int, *, every: int = 0, callbacks: Sequence[Callback] = (),
+            desc: str | None = None) -> pd.DataFrame:
+        """Run ``steps`` more generator steps; returns the whole history.
 
-    def train_until(self, total_steps: int, desc: str | None = None) -> pd.DataFrame:
-        """Train until ``self.step == total_steps`` (a resumed run continues)."""
-        if not isinstance(total_steps, (int, np.integer)) or total_steps < 0:
-            raise ValueError(f"total_steps must be a non-negative int, got {total_steps!r}")
+        Each ``callback(trainer)`` runs before the first step of a fresh trainer, after every
+        ``every``-th step (0: never) and after the last; the dicts they return become rows of
+        :attr:`evals`. They cannot change the run and the clock stops while they run
+        (:mod:`gancore.train.callbacks`); one may end training early with :meth:`request_stop`.
+        """
+        for name, value in (("steps", steps), ("every", every)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+                raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+        callbacks, total, self.stop_reason = check_callbacks(callbacks), self.step + int(steps), None
         self.G.train()
         if self.D is not None:
             self.D.train()
-        bar = tqdm(total=total_steps, initial=self.step, desc=desc or self.gan_loss.name,
+        bar = tqdm(total=total, initial=self.step, desc=desc or self.gan_loss.name,
                    disable=not self.progress, leave=False)
-        # "seconds" accumulates over calls, so chunked or resumed runs keep one clock
-        start = time.perf_counter() - (self.records[-1]["seconds"] if self.records else 0.0)
+        # the clocks accumulate over calls, so chunked or resumed runs keep one clock
+        last = self.records[-1] if self.records else {}
+        start = time.perf_counter() - last.get("seconds", 0.0)
+        cpu_start = time.process_time() - last.get("cpu_seconds", 0.0)
+        due = self.step == 0 and steps > 0  # a fresh trainer: evaluate the untrained models too
         try:
-            while self.step < total_steps:
+            while True:
+                if callbacks and due:
+                    paused, cpu_paused = run_callbacks(self, callbacks)
+                    start, cpu_start = start + paused, cpu_start + cpu_paused  # evaluations are not training
+                if self.step >= total or self.stop_reason is not None:
+                    break
                 record = self._train_step()
                 record["seconds"] = time.perf_counter() - start
+                record["cpu_seconds"] = time.process_time() - cpu_start
                 self.records.append(record)
                 self.step += 1
                 bar.update(1)
@@ -231,11 +220,31 @@ class Trainer:
                     bar.set_postfix(loss_d=f"{record['loss_d']:.3f}", loss_g=f"{record['loss_g']:.3f}")
                 if self.config.sample_every and self.step % self.config.sample_every == 0:
                     self.samples[self.step] = self.sample_grid()
+                due = self.step == total or (every > 0 and self.step % every == 0)
         finally:
             bar.close()
         if self.checkpoint_path is not None:
             self.save_checkpoint(self.checkpoint_path)
         return self.history
+
+    def train(self, steps: int, desc: str | None = None) -> pd.DataFrame:
+        """Run ``steps`` more generator steps, no callbacks; returns the whole history."""
+        return self.fit(steps, desc=desc)
+
+    def train_until(self, total_steps: int, desc: str | None = None) -> pd.DataFrame:
+        """Train until ``self.step == total_steps`` (a resumed run continues)."""
+        if isinstance(total_steps, bool) or not isinstance(total_steps, (int, np.integer)) or total_steps < 0:
+            raise ValueError(f"total_steps must be a non-negative int, got {total_steps!r}")
+        return self.fit(max(0, total_steps - self.step), desc=desc)
+
+    def request_stop(self, reason: str) -> None:
+        """Called by a callback: end :meth:`fit` after this callback round (``stop_reason`` says why)."""
+        self.stop_reason = str(reason)
+
+    @property
+    def train_seconds(self) -> float:
+        """Wall seconds spent training so far, evaluations by callbacks excluded."""
+        return self.records[-1]["seconds"] if self.records else 0.0
 
     def _train_step(self) -> dict:
         cfg, loss = self.config, self.gan_loss
@@ -285,12 +294,16 @@ class Trainer:
 
     def _check_finite(self, which: str, value: Tensor) -> None:
         if not torch.isfinite(value):
+            cfg = self.config
+            advice = f"Lower lr_g/lr_d (now {cfg.lr_g}/{cfg.lr_d})"
+            if cfg.adv_weight > 0:  # only then is an adversarial loss in use to be swapped
+                advice += ", or try " + " or ".join(f"loss={n!r}" for n in STABLE_LOSSES if n != cfg.loss)
+            if which == "G" and self.aux_loss is not None:
+                advice += ", or lower the auxiliary loss weights"
             where = f"; the last checkpoint at {self.checkpoint_path} is untouched" \
                 if self.checkpoint_path else ""
-            raise NonFiniteLossError(
-                f"{which} loss became {value.item()} at step {self.step + 1} with loss "
-                f"{self.config.loss!r}. Lower lr_g/lr_d (now {self.config.lr_g}/{self.config.lr_d}), "
-                f"or try loss='nonsaturating' or 'wgan_gp'{where}.")
+            raise NonFiniteLossError(f"{which} loss became {value.item()} at step {self.step + 1} "
+                                     f"with loss {cfg.loss!r}. {advice}{where}.")
 
     # ---------------------------------------------------------------- outputs
 
@@ -299,6 +312,13 @@ class Trainer:
         """One row per generator step: losses, mean logits, elapsed seconds."""
         return pd.DataFrame.from_records(self.records, index="step") if self.records \
             else pd.DataFrame(columns=["loss_d", "loss_g"])
+
+    @property
+    def evals(self) -> pd.DataFrame:
+        """One row per callback round of :meth:`fit` that returned results: what the callbacks
+        returned, ``seconds`` of training before it and its own ``eval_seconds``."""
+        return pd.DataFrame.from_records(self.eval_records, index="step") if self.eval_records \
+            else pd.DataFrame(columns=["seconds", "eval_seconds"]).rename_axis("step")
 
     @torch.no_grad()
     def sample_grid(self) -> Tensor:
@@ -338,6 +358,7 @@ class Trainer:
             "G": self.G.state_dict(), "D": None if self.D is None else self.D.state_dict(),
             "opt_g": self.opt_g.state_dict(), "opt_d": None if self.D is None else self.opt_d.state_dict(),
             "step": self.step, "records": self.records, "samples": self.samples,
+            "eval_records": self.eval_records,
             "rng": {"torch": torch.get_rng_state(), "noise": self.noise_rng.get_state(),
                     "augment": self.augment_rng.get_state(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
@@ -359,7 +380,7 @@ class Trainer:
 
     def _restore(self, state: dict, path: Path) -> "Trainer":
         check_models_fit(state, self.G, self.D, path)
-        theirs = asdict(_saved_config(state))
+        theirs = asdict(saved_config(state))
         diff = {k: (theirs.get(k), v) for k, v in asdict(self.config).items() if theirs.get(k) != v}
         if diff:
             raise CheckpointError(f"{path} was saved with a different config (saved, current): {diff}")
@@ -368,6 +389,7 @@ class Trainer:
         if self.D is not None:
             self.opt_d.load_state_dict(state["opt_d"])
         self.step, self.records, self.samples = state["step"], state["records"], state["samples"]
+        self.eval_records = state.get("eval_records", [])  # absent from checkpoints older than fit
         torch.set_rng_state(state["rng"]["torch"])
         self.noise_rng.set_state(state["rng"]["noise"])
         if "augment" in state["rng"]:  # absent from checkpoints older than augment_shift
@@ -375,20 +397,3 @@ class Trainer:
         if state["rng"]["cuda"] is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         return self
-
-
-def _saved_config(state: dict) -> TrainConfig:
-    """The TrainConfig a checkpoint was saved with. A field added after it was saved takes its
-    default, which is how that run trained."""
-    defaults = {f.name: f.default for f in fields(TrainConfig)}
-    saved = {**defaults, **{k: v for k, v in state["config"].items() if k in defaults}}
-    return TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
-
-
-def load_models(path: str | Path) -> tuple[nn.Module, nn.Module | None, TrainConfig]:
-    """(G, D, config) of the checkpoint at ``path``: models rebuilt from their saved configs,
-    weights loaded, on the CPU in eval mode; D is None for a run without one."""
-    path = Path(path)
-    state = read_checkpoint(path)
-    G, D = rebuild_models(state, path)
-    return G.eval(), D if D is None else D.eval(), _saved_config(state)

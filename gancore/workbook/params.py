@@ -19,7 +19,15 @@ import typing
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-from gancore.workbook.notebook import ParameterError, Rule, is_bool, is_str, non_negative_int, number
+from gancore.workbook.notebook import (
+    ParameterError,
+    Rule,
+    is_bool,
+    is_str,
+    non_negative_int,
+    number,
+)
+
 
 def _int_rule(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int):

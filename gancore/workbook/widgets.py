@@ -158,8 +158,8 @@ class LossWeightExplorer:
     # ------------------------------------------------------------ callbacks
 
     def on_train(self, _=None) -> None:
-        """Apply the sliders and drop-down, then train N more steps (the progress bar
-        moves in about 20 chunks). Bad settings raise ValueError before any change."""
+        """Apply the sliders and drop-down, then train N more steps (a callback of
+        ``Trainer.fit`` moves the progress bar). Bad settings raise ValueError before any change."""
         try:
             weights = check_weights(self.current_weights())
             steps = self.steps.value
@@ -176,12 +176,13 @@ class LossWeightExplorer:
         trainer, start = self.trainer, self.trainer.step
         trainer.reconfigure(loss=self.loss.value, adv_weight=weights["adv"], aux_loss=self._aux_loss(weights))
         self.progress.max, self.progress.value = steps, 0
-        chunk = max(1, math.ceil(steps / 20))
+
+        def show_progress(trainer: Trainer) -> None:
+            self.progress.value = trainer.step - start
+
         self.train_button.disabled = True  # a second click would queue a second run
-        try:
-            while trainer.step < start + steps:
-                trainer.train_until(min(start + steps, trainer.step + chunk))
-                self.progress.value = trainer.step - start
+        try:  # the bar moves about 20 times
+            trainer.fit(steps, every=max(1, math.ceil(steps / 20)), callbacks=[show_progress])
         except NonFiniteLossError as exc:  # too large a weight or learning rate: say so in the panel
             self.status.value = f"<b style='color:#b00'>Stopped: {exc} Press Reset to start again.</b>"
             raise

@@ -5,7 +5,10 @@ from torch import nn
 
 from gancore.nets import base
 from gancore.nets.base import Generator, build_net, net_spec
-from gancore.nets.conditional import ClassConditionalDiscriminator, ClassConditionalGenerator
+from gancore.nets.conditional import (
+    ClassConditionalDiscriminator,
+    ClassConditionalGenerator,
+)
 from gancore.nets.translation import PatchDiscriminator, StyleGenerator
 from gancore.nets.unconditional import (
     DCGANDiscriminator,

@@ -5,11 +5,8 @@ import torch
 
 from gancore import CheckpointError, Trainer, set_seed
 from gancore.nets.unconditional import DCGANGenerator, build_gan
-from gancore.train.checkpoint import CHECKPOINT_FORMAT, V1_FORMAT
-from gancore.train.trainer import load_models
-
+from gancore.train.checkpoint import CHECKPOINT_FORMAT, V1_FORMAT, load_models
 from tests.train.test_trainer import assert_same_run, digits, make_trainer  # noqa: F401 (a fixture)
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 

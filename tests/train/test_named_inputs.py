@@ -6,7 +6,6 @@ from gancore import Trainer, set_seed
 from gancore.losses import StyleTransferLoss
 from gancore.nets.base import Discriminator, Generator
 from gancore.nets.translation import PatchDiscriminator, StyleGenerator
-
 from tests.train.test_trainer import assert_same_run
 
 N, SIZE = 24, 16  # 24 triples of 16x16 images: 3 batches of 8 per epoch

@@ -64,14 +64,40 @@ def test_history_and_samples(digits):
 
 
 def test_nan_guard_stops_before_updating(digits, tmp_path):
-    bad = digits.clone()
-    bad[:] = float("nan")
-    t = make_trainer(bad, checkpoint_path=tmp_path / "ckpt.pt")
+    t = make_trainer(digits, checkpoint_path=tmp_path / "ckpt.pt")
+    t.D.register_forward_hook(lambda module, args, out: out * float("nan"))  # D's logits turn nan
     before = {k: v.clone() for k, v in t.D.state_dict().items()}
     with pytest.raises(NonFiniteLossError, match="D loss became nan at step 1.*Lower lr_g/lr_d"):
         t.train(3)
     assert all(torch.equal(before[k], v) for k, v in t.D.state_dict().items())
     assert t.step == 0 and not (tmp_path / "ckpt.pt").exists()
+
+
+@pytest.mark.parametrize("loss, suggested", [("nonsaturating", ["'wgan_gp'"]), ("wgan_gp", ["'nonsaturating'"]),
+                                             ("hinge", ["'nonsaturating'", "'wgan_gp'"])])
+def test_nan_guard_never_suggests_the_loss_in_use(digits, loss, suggested):
+    t = make_trainer(digits, loss)
+    t.D.register_forward_hook(lambda module, args, out: out * float("nan"))
+    with pytest.raises(NonFiniteLossError) as err:
+        t.train(1)
+    advice = str(err.value).split("Lower lr_g/lr_d")[1]
+    tried = sorted(name for name in ("'nonsaturating'", "'wgan_gp'", "'hinge'") if f"loss={name}" in advice)
+    assert tried == suggested
+
+
+@pytest.mark.parametrize("where", ["real", "condition"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_data_is_refused_before_the_first_step(digits, where, value):
+    real, cond = digits.clone(), digits.clone()
+    (real if where == "real" else cond)[[37, 61], 0, 5, 9] = value  # samples 37 and 61, one pixel each
+    set_seed(0)
+    G, D = build_gan("dcgan", z_dim=8, width=4)
+    name = "real" if where == "real" else "condition\\[0\\]"
+    with pytest.raises(ValueError, match=rf"{name}\[37\] holds {value} \(2 of 100 samples"):
+        Trainer(G, D, real, condition=(cond,) if where == "condition" else (), batch_size=16,
+                device="cpu", progress=False)
+    # labels are integers and cannot be non-finite; a clean pair of tensors passes
+    Trainer(G, D, digits, condition=(torch.arange(100),), batch_size=16, device="cpu", progress=False)
 
 
 def test_unknown_loss_lists_the_valid_names(digits):

@@ -1,0 +1,43 @@
+"""The GAN trainer's hyper-parameters: everything a checkpoint must agree on to resume."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from gancore.losses import get_gan_loss
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters; everything a checkpoint must agree on to resume."""
+
+    loss: str = "nonsaturating"   # a name from gancore.losses.LOSS_NAMES
+    batch_size: int = 64
+    d_steps: int = 1              # discriminator steps per generator step
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    adv_weight: float = 1.0       # weight of L_adv in L_G; 0 pauses D (neither used nor trained)
+    gp_weight: float | None = None  # None: the loss's own default (10 for wgan_gp)
+    augment_shift: int = 0        # D sees real and fake images shifted by up to this many pixels
+    sample_every: int = 100       # steps between sample grids (0: never)
+    n_samples: int = 64           # images in each sample grid
+    seed: int = 0
+
+    def __post_init__(self):
+        get_gan_loss(self.loss)  # unknown name -> ValueError listing the valid ones
+        self.betas = tuple(self.betas)
+        if int(self.augment_shift) < 0:
+            raise ValueError(f"augment_shift must be >= 0, got {self.augment_shift}")
+        for name in ("batch_size", "d_steps", "n_samples"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("lr_g", "lr_d"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("adv_weight", "gp_weight"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value < math.inf:  # also rejects NaN
+                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+        if self.sample_every < 0:
+            raise ValueError(f"sample_every must be >= 0, got {self.sample_every}")
