@@ -21,13 +21,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from gancore.data.augment import random_translate
 from gancore.data.sources import holdout_split, load_dataset
 from gancore.nets.classifier import DigitClassifier
 from gancore.paths import atomic_write, data_dir
-from gancore.runtime import as_device, cpu_threads
+from gancore.runtime import as_device
+from gancore.train.supervised import fit
 
 log = logging.getLogger("gancore")
 
@@ -49,36 +49,19 @@ class ClassifierSettings:
 
 def train_classifier(images: Tensor, labels: Tensor, settings: ClassifierSettings = ClassifierSettings(),
                      device=None, progress: bool = True, threads: int | None = 1) -> DigitClassifier:
-    """Train a :class:`DigitClassifier` on in-memory images; deterministic from ``settings.seed``.
-
-    The caller's global RNG state is left untouched, so training it (or not,
-    when cached) never changes a seeded notebook's results. ``threads=1``:
-    batches of 64 small images gain little from a second CPU thread, and are
-    ~10x slower with two when other processes share the cores.
+    """Train a :class:`DigitClassifier` on in-memory images with
+    :func:`gancore.train.supervised.fit` (cross-entropy, random shifts of up to
+    ``settings.max_shift`` pixels); deterministic from ``settings.seed``, the
+    caller's global RNG untouched. ``threads=1``: batches of 64 small images gain
+    little from a second CPU thread, and are ~10x slower with two when other
+    processes share the cores.
     """
-    device = as_device(device)
     s = settings
-    with torch.random.fork_rng(devices=[]), cpu_threads(threads if device.type == "cpu" else None):
-        torch.manual_seed(s.seed)
-        model = DigitClassifier(n_classes=int(labels.max()) + 1).to(device)
-        rng = torch.Generator().manual_seed(s.seed)
-        opt = torch.optim.Adam(model.parameters(), lr=s.lr)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=s.steps)
-        model.train()
-        order = torch.randperm(len(images), generator=rng)
-        pos = 0
-        for _ in tqdm(range(s.steps), desc="digit classifier", disable=not progress, leave=False):
-            if pos + s.batch_size > len(order):
-                order, pos = torch.randperm(len(images), generator=rng), 0
-            idx = order[pos:pos + s.batch_size]
-            pos += s.batch_size
-            x = random_translate(images[idx], s.max_shift, rng).to(device)
-            loss = F.cross_entropy(model(x), labels[idx].to(device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-    return model.eval()
+    n_classes = int(labels.max()) + 1
+    return fit(lambda: DigitClassifier(n_classes=n_classes), images, labels, F.cross_entropy,
+               steps=s.steps, batch_size=s.batch_size, lr=s.lr, seed=s.seed,
+               augment=lambda x, rng: random_translate(x, s.max_shift, rng),
+               device=device, progress=progress, threads=threads, desc="digit classifier")
 
 
 # --------------------------------------------------------------------------

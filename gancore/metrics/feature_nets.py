@@ -26,11 +26,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from gancore.nets.feature import FeatureNet
 from gancore.paths import atomic_write, data_dir
 from gancore.runtime import as_device
+from gancore.train.supervised import fit
 
 log = logging.getLogger("gancore")
 
@@ -80,12 +80,12 @@ def accuracy(net: FeatureNet, images: Tensor, data) -> dict[str, float]:
 
 def train_feature_net(data, config: FeatureNetConfig = LOSS_NET, device=None,
                       progress: bool = True) -> FeatureNet:
-    """Train a :class:`FeatureNet` on ``data.target`` to predict every label of :func:`head_labels`.
+    """Train a :class:`FeatureNet` on ``data.target`` to predict every label of
+    :func:`head_labels`, with :func:`gancore.train.supervised.fit`.
 
     L = sum_heads cross_entropy(head(x), label). Deterministic from ``config.seed``;
     the caller's global RNG state is left untouched.
     """
-    device = as_device(device)
     images, labels = data.target, head_labels(data)
     if "digit" in data.attributes:
         raise ValueError("a style attribute may not be called 'digit': that is the content head")
@@ -93,28 +93,13 @@ def train_feature_net(data, config: FeatureNetConfig = LOSS_NET, device=None,
     heads = {"digit": int(data.digit.max()) + 1, **{n: len(v) for n, v in data.attributes.items()}}
     c, s = images.shape[1], images.shape[-1]
     cfg = config
-    steps_per_epoch = max(1, len(images) // cfg.batch_size)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)
-        net = FeatureNet(heads, cfg.width, cfg.hidden, channels=c, size=s).to(device)
-        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * steps_per_epoch)
-        rng = torch.Generator().manual_seed(cfg.seed)
-        net.train()
-        bar = tqdm(total=cfg.epochs * steps_per_epoch, desc="feature net", disable=not progress, leave=False)
-        for _ in range(cfg.epochs):
-            order = torch.randperm(len(images), generator=rng)
-            for i in range(steps_per_epoch):
-                idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-                logits = net(images[idx].to(device))
-                loss = sum(F.cross_entropy(logits[n], labels[n][idx].to(device)) for n in heads)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                bar.update(1)
-        bar.close()
-    return net.eval()
+
+    def loss(logits: dict[str, Tensor], y: dict[str, Tensor]) -> Tensor:
+        return sum(F.cross_entropy(logits[n], y[n]) for n in heads)
+
+    return fit(lambda: FeatureNet(heads, cfg.width, cfg.hidden, channels=c, size=s), images, labels, loss,
+               epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed,
+               device=device, progress=progress, desc="feature net")
 
 
 def cache_key(data, config: FeatureNetConfig) -> str:

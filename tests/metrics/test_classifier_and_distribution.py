@@ -26,6 +26,8 @@ from gancore.metrics.distribution import (
 )
 from gancore.nets.classifier import DigitClassifier
 
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")  # tests/conftest.py
+
 TINY = ClassifierSettings(steps=120, max_train=1500)  # a few seconds on one CPU thread
 
 
@@ -35,15 +37,6 @@ def scipy_frechet(a: np.ndarray, b: np.ndarray) -> float:
     s_a, s_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     covmean = scipy.linalg.sqrtm(s_a @ s_b).real
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a + s_b - 2 * covmean))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_cpu_thread():
-    """Small batches run no faster on two threads, and far slower when the cores are shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,8 @@ from gancore.metrics import feature_nets as fe
 from gancore.metrics.feature_nets import FeatureNetConfig
 from gancore.nets.feature import FeatureNet
 
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")  # tests/conftest.py
+
 TINY = FeatureNetConfig(width=4, hidden=16, epochs=8, batch_size=16, lr=1e-2, seed=0)
 ATTRIBUTES = {"ink": ("red", "blue"), "side": ("left", "right")}
 
