@@ -190,16 +190,20 @@ def test_corrupt_cache_is_retrained_with_a_warning(fake_training, caplog):
     assert any("unreadable" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
     assert fake_training == [1]
     assert 0.0 <= model.heldout_accuracy <= 1.0
-    assert metrics._load(path, "mnist", TINY).heldout_accuracy == model.heldout_accuracy  # rewritten, valid
+    reloaded = get_classifier("mnist", device="cpu", progress=False, settings=TINY)
+    assert fake_training == [1] and reloaded.heldout_accuracy == model.heldout_accuracy  # rewritten, valid
 
 
-def test_cache_with_other_settings_is_retrained(tiny_classifier, fake_training):
+def test_cache_with_other_settings_is_retrained(tiny_classifier, fake_training, caplog):
     _, path = tiny_classifier
     classifier_path("mnist").write_bytes(path.read_bytes())
     get_classifier("mnist", device="cpu", progress=False, settings=TINY)
     assert fake_training == []  # same settings: loaded
-    get_classifier("mnist", device="cpu", progress=False, settings=ClassifierSettings(steps=7, max_train=100))
+    with caplog.at_level(logging.WARNING, logger="gancore"):
+        get_classifier("mnist", device="cpu", progress=False, settings=ClassifierSettings(steps=7, max_train=100))
     assert fake_training == [1]
+    assert any("trained with" in r.getMessage() and str(classifier_path("mnist")) in r.getMessage()
+               for r in caplog.records)
 
 
 def test_training_is_seeded_and_leaves_the_global_rng_alone(digits):
