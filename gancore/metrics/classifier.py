@@ -6,9 +6,10 @@ digits, so gancore trains its own classifier on the real training split
 in its feature space (:mod:`gancore.metrics.distribution`).
 
 The trained classifier is cached in ``data/classifier_<dataset>.pt``. The
-cache is derived data: when it is unreadable, or was trained with other
-settings, :func:`get_classifier` logs why and trains again (well under a
-minute on two CPU cores), then replaces the file atomically. It is not
+cache is derived data: when it is unreadable, fails its checksum or was
+trained with other settings, :func:`get_classifier` logs a warning and trains
+again (well under a minute on two CPU cores), then replaces the file
+atomically (:mod:`gancore.train.net_cache`). It is not
 retrained when a larger training set appears later (say, full MNIST after the
 5,000 offline digits): delete the file to retrain on it.
 """
@@ -18,20 +19,18 @@ import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from gancore.data.augment import random_translate
 from gancore.data.sources import holdout_split, load_dataset
 from gancore.nets.classifier import DigitClassifier
-from gancore.paths import atomic_write, data_dir
-from gancore.runtime import as_device, cpu_threads
+from gancore.paths import data_dir
+from gancore.runtime import as_device
+from gancore.train.net_cache import cached_net
+from gancore.train.supervised import fit
 
 log = logging.getLogger("gancore")
-
-CLASSIFIER_FORMAT = "gancore-classifier-v1"
 
 
 @dataclass(frozen=True)
@@ -49,36 +48,19 @@ class ClassifierSettings:
 
 def train_classifier(images: Tensor, labels: Tensor, settings: ClassifierSettings = ClassifierSettings(),
                      device=None, progress: bool = True, threads: int | None = 1) -> DigitClassifier:
-    """Train a :class:`DigitClassifier` on in-memory images; deterministic from ``settings.seed``.
-
-    The caller's global RNG state is left untouched, so training it (or not,
-    when cached) never changes a seeded notebook's results. ``threads=1``:
-    batches of 64 small images gain little from a second CPU thread, and are
-    ~10x slower with two when other processes share the cores.
+    """Train a :class:`DigitClassifier` on in-memory images with
+    :func:`gancore.train.supervised.fit` (cross-entropy, random shifts of up to
+    ``settings.max_shift`` pixels); deterministic from ``settings.seed``, the
+    caller's global RNG untouched. ``threads=1``: batches of 64 small images gain
+    little from a second CPU thread, and are ~10x slower with two when other
+    processes share the cores.
     """
-    device = as_device(device)
     s = settings
-    with torch.random.fork_rng(devices=[]), cpu_threads(threads if device.type == "cpu" else None):
-        torch.manual_seed(s.seed)
-        model = DigitClassifier(n_classes=int(labels.max()) + 1).to(device)
-        rng = torch.Generator().manual_seed(s.seed)
-        opt = torch.optim.Adam(model.parameters(), lr=s.lr)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=s.steps)
-        model.train()
-        order = torch.randperm(len(images), generator=rng)
-        pos = 0
-        for _ in tqdm(range(s.steps), desc="digit classifier", disable=not progress, leave=False):
-            if pos + s.batch_size > len(order):
-                order, pos = torch.randperm(len(images), generator=rng), 0
-            idx = order[pos:pos + s.batch_size]
-            pos += s.batch_size
-            x = random_translate(images[idx], s.max_shift, rng).to(device)
-            loss = F.cross_entropy(model(x), labels[idx].to(device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-    return model.eval()
+    n_classes = int(labels.max()) + 1
+    return fit(lambda: DigitClassifier(n_classes=n_classes), images, labels, F.cross_entropy,
+               steps=s.steps, batch_size=s.batch_size, lr=s.lr, seed=s.seed,
+               augment=lambda x, rng: random_translate(x, s.max_shift, rng),
+               device=device, progress=progress, threads=threads, desc="digit classifier")
 
 
 # --------------------------------------------------------------------------
@@ -98,56 +80,30 @@ def get_classifier(dataset: str = "mnist", device=None, progress: bool = True,
     Training uses the real training split (``load_dataset(dataset, 'train')``)
     minus a seeded held-out part, whose accuracy is logged and kept in
     ``.heldout_accuracy``. A corrupt or out-of-date cache is retrained, with a
-    logged warning. ``settings`` (e.g. ``ClassifierSettings(steps=100,
-    max_train=1000)``) is for quick tests.
+    logged warning (:func:`gancore.train.net_cache.cached_net`). ``settings``
+    (e.g. ``ClassifierSettings(steps=100, max_train=1000)``) is for quick tests.
     """
     settings = settings or ClassifierSettings()
-    device = as_device(device)
     path = classifier_path(dataset)
-    if path.exists():
-        try:
-            return _load(path, dataset, settings).to(device)
-        except _StaleCache as exc:
-            log.info("retraining the %s classifier: %s", dataset, exc)
-        except Exception as exc:  # unreadable: a cache, so rebuild rather than fail
-            log.warning("the cached classifier %s is unreadable (%s: %s); training a new one",
-                        path, type(exc).__name__, exc)
 
-    split = load_dataset(dataset, "train")
-    images, labels, images_source = split.images, split.labels, split.source
-    n_holdout = min(5000, max(1, round(settings.holdout_fraction * len(images))))
-    train_x, train_y, held_x, held_y = holdout_split(images, labels, n_holdout, seed=settings.seed)
-    if settings.max_train is not None:
-        train_x, train_y = train_x[:settings.max_train], train_y[:settings.max_train]
-    model = train_classifier(train_x, train_y, settings, device, progress)
-    model.heldout_accuracy = model.accuracy(held_x, held_y)
-    log.info("%s classifier: %.2f%% accuracy on %d held-out images (trained on %d); cached in %s",
-             dataset, 100 * model.heldout_accuracy, n_holdout, len(train_x), path)
-    _save(model, path, dataset, settings, source=images_source)
-    return model
+    def train_now():
+        split = load_dataset(dataset, "train")
+        n_holdout = min(5000, max(1, round(settings.holdout_fraction * len(split.images))))
+        train_x, train_y, held_x, held_y = holdout_split(split.images, split.labels, n_holdout,
+                                                         seed=settings.seed)
+        if settings.max_train is not None:
+            train_x, train_y = train_x[:settings.max_train], train_y[:settings.max_train]
+        model = train_classifier(train_x, train_y, settings, device, progress)
+        heldout_accuracy = model.accuracy(held_x, held_y)
+        log.info("%s classifier: %.2f%% accuracy on %d held-out images (trained on %d); cached in %s",
+                 dataset, 100 * heldout_accuracy, n_holdout, len(train_x), path)
+        return model, heldout_accuracy, {"source": split.source}
+
+    model = cached_net(path, f"{dataset} classifier", {"dataset": dataset, **asdict(settings)},
+                       build=_build, train=train_now)
+    model.heldout_accuracy = float(model.heldout_accuracy)
+    return model.to(as_device(device))
 
 
-class _StaleCache(Exception):
-    pass
-
-
-def _save(model: DigitClassifier, path: Path, dataset: str, settings: ClassifierSettings,
-          source: str) -> None:
-    state = {"format": CLASSIFIER_FORMAT, "dataset": dataset, "settings": asdict(settings), "source": source,
-             "arch": model.arch, "heldout_accuracy": model.heldout_accuracy,
-             "state_dict": {k: v.cpu() for k, v in model.state_dict().items()}}
-    with atomic_write(path) as fh:  # readers see the old file or the new one, never half
-        torch.save(state, fh)
-
-
-def _load(path: Path, dataset: str, settings: ClassifierSettings) -> DigitClassifier:
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict) or state.get("format") != CLASSIFIER_FORMAT:
-        raise ValueError(f"not a {CLASSIFIER_FORMAT} file")
-    if state["dataset"] != dataset or state["settings"] != asdict(settings):
-        raise _StaleCache(f"{path} was trained on {state['dataset']!r} with {state['settings']}")
-    arch = state["arch"]
-    model = DigitClassifier(arch["n_classes"], tuple(arch["channels"]), arch["feature_dim"])
-    model.load_state_dict(state["state_dict"])
-    model.heldout_accuracy = float(state["heldout_accuracy"])
-    return model.eval()
+def _build(arch: dict) -> DigitClassifier:
+    return DigitClassifier(arch["n_classes"], tuple(arch["channels"]), arch["feature_dim"])

@@ -13,28 +13,30 @@ Grading a generator with the network it was optimised against is unfair (it
 learns to please that network), so outputs are graded by
 :func:`get_style_classifier`: another instance with its own seed and width.
 Caches live in ``gancore.paths.data_dir()``, keyed by the config and a
-fingerprint of the training images, and are written atomically.
+fingerprint of the training images, written atomically and checksummed
+(:mod:`gancore.train.net_cache`). A net trains on all its data's targets; its
+held-out accuracy per head is measured on the data's exemplars drawn from
+digits that are no triple's content (:func:`unseen_exemplars`), and kept.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from gancore.nets.feature import FeatureNet
-from gancore.paths import atomic_write, data_dir
+from gancore.paths import data_dir
 from gancore.runtime import as_device
+from gancore.train.net_cache import cached_net
+from gancore.train.supervised import fit
 
 log = logging.getLogger("gancore")
-
-FEATURE_NET_FORMAT = "gancore-feature-net-v1"
 
 
 @dataclass(frozen=True)
@@ -80,12 +82,12 @@ def accuracy(net: FeatureNet, images: Tensor, data) -> dict[str, float]:
 
 def train_feature_net(data, config: FeatureNetConfig = LOSS_NET, device=None,
                       progress: bool = True) -> FeatureNet:
-    """Train a :class:`FeatureNet` on ``data.target`` to predict every label of :func:`head_labels`.
+    """Train a :class:`FeatureNet` on ``data.target`` to predict every label of
+    :func:`head_labels`, with :func:`gancore.train.supervised.fit`.
 
     L = sum_heads cross_entropy(head(x), label). Deterministic from ``config.seed``;
     the caller's global RNG state is left untouched.
     """
-    device = as_device(device)
     images, labels = data.target, head_labels(data)
     if "digit" in data.attributes:
         raise ValueError("a style attribute may not be called 'digit': that is the content head")
@@ -93,28 +95,29 @@ def train_feature_net(data, config: FeatureNetConfig = LOSS_NET, device=None,
     heads = {"digit": int(data.digit.max()) + 1, **{n: len(v) for n, v in data.attributes.items()}}
     c, s = images.shape[1], images.shape[-1]
     cfg = config
-    steps_per_epoch = max(1, len(images) // cfg.batch_size)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)
-        net = FeatureNet(heads, cfg.width, cfg.hidden, channels=c, size=s).to(device)
-        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * steps_per_epoch)
-        rng = torch.Generator().manual_seed(cfg.seed)
-        net.train()
-        bar = tqdm(total=cfg.epochs * steps_per_epoch, desc="feature net", disable=not progress, leave=False)
-        for _ in range(cfg.epochs):
-            order = torch.randperm(len(images), generator=rng)
-            for i in range(steps_per_epoch):
-                idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-                logits = net(images[idx].to(device))
-                loss = sum(F.cross_entropy(logits[n], labels[n][idx].to(device)) for n in heads)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                bar.update(1)
-        bar.close()
-    return net.eval()
+
+    def loss(logits: dict[str, Tensor], y: dict[str, Tensor]) -> Tensor:
+        return sum(F.cross_entropy(logits[n], y[n]) for n in heads)
+
+    return fit(lambda: FeatureNet(heads, cfg.width, cfg.hidden, channels=c, size=s), images, labels, loss,
+               epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed,
+               device=device, progress=progress, desc="feature net")
+
+
+def unseen_exemplars(data):
+    """``data``'s triples turned around, the exemplar as target, kept only where the exemplar's
+    plain image is no triple's content: drawings a net trained on ``data.target`` never saw in
+    any style, rendered in styles it was trained on; its held-out set. None when there is none
+    (every pool image is some content) or ``data`` lacks the exemplars' plain images or labels."""
+    if data.exemplar_content is None or data.exemplar_digit is None:
+        return None
+    seen = {image.numpy().tobytes() for image in data.content.cpu()}
+    unseen = torch.tensor([image.numpy().tobytes() not in seen for image in data.exemplar_content.cpu()])
+    if not unseen.any():
+        return None
+    part = data.subset(unseen)
+    return replace(part, content=part.exemplar_content, exemplar=part.target, target=part.exemplar,
+                   digit=part.exemplar_digit, exemplar_content=part.content, exemplar_digit=part.digit)
 
 
 def cache_key(data, config: FeatureNetConfig) -> str:
@@ -134,44 +137,32 @@ def feature_net_path(data, config: FeatureNetConfig = LOSS_NET) -> Path:
 def get_feature_net(data, config: FeatureNetConfig = LOSS_NET, device=None,
                     progress: bool = True) -> FeatureNet:
     """The feature net of ``config`` trained on ``data`` (a StyleTransferSet, normally the
-    ``train`` split), loaded from the cache or trained now and cached.
+    ``train`` split), loaded from the cache or trained now and cached
+    (:func:`gancore.train.net_cache.cached_net`: a corrupt or stale file is retrained with a
+    warning).
 
-    The net comes back in eval mode with its parameters frozen: it is a fixed
-    measuring instrument, and gradients flow through it only to the images.
+    ``.heldout_accuracy`` is :func:`accuracy` on :func:`unseen_exemplars`, per
+    head (None when there are none). The net comes back in eval mode with its
+    parameters frozen: it is a fixed measuring instrument, and gradients flow
+    through it only to the images.
     """
-    device = as_device(device)
     path = feature_net_path(data, config)
-    net = None
-    if path.exists():
-        try:
-            net = _load(path)
-        except Exception as exc:  # a cache: rebuild rather than fail
-            log.warning("the cached feature net %s is unreadable (%s: %s); training a new one",
-                        path, type(exc).__name__, exc)
-    if net is None:
+
+    def train_now():
         net = train_feature_net(data, config, device, progress)
-        _save(net, path, config)
-        log.info("feature net (width %d, seed %d) trained on %d images; cached in %s",
-                 config.width, config.seed, len(data.target), path)
-    return net.to(device).eval().requires_grad_(False)
+        held = unseen_exemplars(data)
+        heldout_accuracy = None if held is None else accuracy(net, held.target, held)
+        n_held = 0 if held is None else len(held)
+        shown = ", ".join(f"{head} {acc:.1%}" for head, acc in (heldout_accuracy or {}).items())
+        log.info("feature net (width %d, seed %d) trained on %d images; accuracy on %d unseen exemplars: %s; "
+                 "cached in %s", config.width, config.seed, len(data), n_held, shown or "-", path)
+        return net, heldout_accuracy, {"n_train": len(data), "n_heldout": n_held}
+
+    settings = {**asdict(config), "cache_key": cache_key(data, config)}
+    net = cached_net(path, "feature net", settings, build=lambda arch: FeatureNet(**arch), train=train_now)
+    return net.to(as_device(device)).eval().requires_grad_(False)
 
 
 def get_style_classifier(data, device=None, progress: bool = True) -> FeatureNet:
     """The network that grades outputs: :data:`GRADER_NET`, independent of the loss's net."""
     return get_feature_net(data, GRADER_NET, device, progress)
-
-
-def _save(net: FeatureNet, path: Path, config: FeatureNetConfig) -> None:
-    state = {"format": FEATURE_NET_FORMAT, "config": asdict(config), "arch": net.arch,
-             "state_dict": {k: v.cpu() for k, v in net.state_dict().items()}}
-    with atomic_write(path) as fh:  # readers see the old file or the new one, never half
-        torch.save(state, fh)
-
-
-def _load(path: Path) -> FeatureNet:
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict) or state.get("format") != FEATURE_NET_FORMAT:
-        raise ValueError(f"not a {FEATURE_NET_FORMAT} file")
-    net = FeatureNet(**state["arch"])
-    net.load_state_dict(state["state_dict"])
-    return net

@@ -26,6 +26,8 @@ from gancore.metrics.distribution import (
 )
 from gancore.nets.classifier import DigitClassifier
 
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")  # tests/conftest.py
+
 TINY = ClassifierSettings(steps=120, max_train=1500)  # a few seconds on one CPU thread
 
 
@@ -35,15 +37,6 @@ def scipy_frechet(a: np.ndarray, b: np.ndarray) -> float:
     s_a, s_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     covmean = scipy.linalg.sqrtm(s_a @ s_b).real
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a + s_b - 2 * covmean))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_cpu_thread():
-    """Small batches run no faster on two threads, and far slower when the cores are shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -230,16 +223,20 @@ def test_corrupt_cache_is_retrained_with_a_warning(fake_training, digits, caplog
     with torch.no_grad():
         by_hand = (model.logits(digits[0][held]).argmax(1) == digits[1][held]).double().mean().item()
     assert abs(model.heldout_accuracy - by_hand) < 1e-12
-    assert metrics._load(path, "mnist", TINY).heldout_accuracy == model.heldout_accuracy  # rewritten, valid
+    reloaded = get_classifier("mnist", device="cpu", progress=False, settings=TINY)
+    assert fake_training == [1] and reloaded.heldout_accuracy == model.heldout_accuracy  # rewritten, valid
 
 
-def test_cache_with_other_settings_is_retrained(tiny_classifier, fake_training):
+def test_cache_with_other_settings_is_retrained(tiny_classifier, fake_training, caplog):
     _, path = tiny_classifier
     classifier_path("mnist").write_bytes(path.read_bytes())
     get_classifier("mnist", device="cpu", progress=False, settings=TINY)
     assert fake_training == []  # same settings: loaded
-    get_classifier("mnist", device="cpu", progress=False, settings=ClassifierSettings(steps=7, max_train=100))
+    with caplog.at_level(logging.WARNING, logger="gancore"):
+        get_classifier("mnist", device="cpu", progress=False, settings=ClassifierSettings(steps=7, max_train=100))
     assert fake_training == [1]
+    assert any("trained with" in r.getMessage() and str(classifier_path("mnist")) in r.getMessage()
+               for r in caplog.records)
 
 
 def test_training_is_seeded_and_leaves_the_global_rng_alone(digits):

@@ -1,4 +1,6 @@
 """gancore.features: the feature network, its training, cache and helpers."""
+import logging
+
 import pytest
 import torch
 
@@ -9,23 +11,36 @@ from gancore.metrics.feature_nets import FeatureNetConfig
 from gancore.metrics.per_image import perceptual_distance
 from gancore.nets.feature import FeatureNet
 
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")  # tests/conftest.py
+
 TINY = FeatureNetConfig(width=4, hidden=16, epochs=8, batch_size=16, lr=1e-2, seed=0)
 ATTRIBUTES = {"ink": ("red", "blue"), "side": ("left", "right")}
 
 
-def toy_set(n=64, seed=0) -> StyleTransferSet:
-    """Targets whose labels are easy to see: one lit quadrant, its row half given by
-    the digit (0 top, 1 bottom), its column half by ``side``, its channel by ``ink``."""
-    g = torch.Generator().manual_seed(seed)
-    digit, ink, side = (torch.randint(0, 2, (n,), generator=g) for _ in range(3))
-    x = torch.full((n, 3, 32, 32), -1.0)
-    for i in range(n):
+def paint(digit, ink, side, g):
+    """One lit quadrant per image: its row half given by the digit (0 top, 1 bottom),
+    its column half by ``side``, its channel by ``ink``; plus a little noise."""
+    x = torch.full((len(digit), 3, 32, 32), -1.0)
+    for i in range(len(digit)):
         rows, cols = (slice(0, 16) if half == 0 else slice(16, 32) for half in (digit[i], side[i]))
         x[i, 0 if ink[i] == 0 else 2, rows, cols] = 1.0
-    x += 0.05 * torch.randn(x.shape, generator=g)
-    content = torch.zeros(n, 1, 32, 32)
-    return StyleTransferSet(content, exemplar=x.clone(), target=x, digit=digit,
-                            style=torch.stack([ink, side], 1), split="train", attributes=ATTRIBUTES)
+    return x + 0.05 * torch.randn(x.shape, generator=g)
+
+
+def toy_set(n=64, seed=0) -> StyleTransferSet:
+    """Targets whose labels are easy to see (:func:`paint`). Each exemplar is the other digit
+    in the triple's style; the plain images are flat, one grey level each, and the exemplar's
+    is another triple's content for even i, a drawing of its own for odd i (unseen)."""
+    g = torch.Generator().manual_seed(seed)
+    digit, ink, side = (torch.randint(0, 2, (n,), generator=g) for _ in range(3))
+    x = paint(digit, ink, side, g)
+    exemplar = paint(1 - digit, ink, side, g)
+    level = torch.linspace(-1, 1, 2 * n).view(2 * n, 1, 1, 1).expand(2 * n, 1, 32, 32)
+    content, exemplar_content = level[:n].clone(), level[n:].clone()
+    exemplar_content[::2] = content.roll(-1, 0)[::2]
+    return StyleTransferSet(content, exemplar=exemplar, target=x, digit=digit,
+                            style=torch.stack([ink, side], 1), split="train", attributes=ATTRIBUTES,
+                            exemplar_content=exemplar_content, exemplar_digit=1 - digit)
 
 
 def test_feature_shapes_and_heads():
@@ -120,17 +135,41 @@ def test_cache_key_follows_config_and_data(tmp_path, monkeypatch):
 def test_corrupt_cache_is_retrained(tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("GANCORE_DATA_DIR", str(tmp_path))
     data = toy_set(n=32)
-    fe.feature_net_path(data, TINY).write_bytes(b"not a checkpoint")
-    net = fe.get_feature_net(data, TINY, device="cpu", progress=False)
+    path = fe.feature_net_path(data, TINY)
+    path.write_bytes(b"not a checkpoint")
+    with caplog.at_level(logging.WARNING, logger="gancore"):
+        net = fe.get_feature_net(data, TINY, device="cpu", progress=False)
     assert isinstance(net, FeatureNet)
-    assert fe._load(fe.feature_net_path(data, TINY)).arch == net.arch  # rewritten, readable
+    assert any("unreadable" in r.getMessage() and str(path) in r.getMessage() for r in caplog.records)
+    monkeypatch.setattr(fe, "train_feature_net", lambda *a, **k: pytest.fail("retrained a rewritten cache"))
+    assert fe.get_feature_net(data, TINY, device="cpu", progress=False).arch == net.arch  # rewritten, valid
 
 
-def test_grader_is_a_different_network(tmp_path, monkeypatch):
+def test_unseen_exemplars_are_those_whose_drawing_is_no_content():
+    data = toy_set(n=8)
+    held = fe.unseen_exemplars(data)
+    assert torch.equal(held.target, data.exemplar[1::2])
+    assert torch.equal(held.digit, data.exemplar_digit[1::2]) and torch.equal(held.style, data.style[1::2])
+    assert torch.equal(held.content, data.exemplar_content[1::2])
+    data.exemplar_content[1::2] = data.content[:4]  # every drawing now some triple's content
+    assert fe.unseen_exemplars(data) is None
+    data.exemplar_content = None
+    assert fe.unseen_exemplars(data) is None
+
+
+def test_cached_net_trains_on_everything_and_keeps_its_held_out_accuracy(tmp_path, monkeypatch):
     monkeypatch.setenv("GANCORE_DATA_DIR", str(tmp_path))
-    data = toy_set(n=32)
-    assert fe.GRADER_NET.seed != fe.LOSS_NET.seed and fe.GRADER_NET.width != fe.LOSS_NET.width
-    grader = fe.get_style_classifier(data, device="cpu", progress=False)
-    assert grader.arch["width"] == fe.GRADER_NET.width
-    assert fe.feature_net_path(data, fe.GRADER_NET) != fe.feature_net_path(data, fe.LOSS_NET)
-    assert fe.feature_net_path(data, fe.GRADER_NET).exists()
+    data = toy_set(n=64)
+    net = fe.get_feature_net(data, TINY, device="cpu", progress=False)
+    held = fe.unseen_exemplars(data)
+    assert len(held) == 32 and net.heldout_accuracy == fe.accuracy(net, held.target, held)
+    assert set(net.heldout_accuracy) == {"digit", "ink", "side", "style"}
+    assert min(net.heldout_accuracy.values()) > 0.8  # toy labels are easy; chance is 0.5 or 0.25
+    whole = fe.train_feature_net(data, TINY, device="cpu", progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), whole.state_dict().values()))
+    monkeypatch.setattr(fe, "train_feature_net", lambda *a, **k: pytest.fail("retrained a valid cache"))
+    assert fe.get_feature_net(data, TINY, device="cpu", progress=False).heldout_accuracy == net.heldout_accuracy
+    data.exemplar_content = None  # nothing held out: no accuracy, but still a net
+    monkeypatch.setenv("GANCORE_DATA_DIR", str(tmp_path / "other"))
+    monkeypatch.setattr(fe, "train_feature_net", lambda *a, **k: whole)
+    assert fe.get_feature_net(data, TINY, device="cpu", progress=False).heldout_accuracy is None
