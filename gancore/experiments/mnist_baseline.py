@@ -48,6 +48,8 @@ class MNISTBaseline(NotebookParams):
     n_eval: int = param(2000, "generated and held-out real images per evaluation", positive_int, smoke=200)
     textbook_steps: int = param(50, "steps of the textbook loop in the zero_grad demonstration",
                                 positive_int, smoke=10)
+    source_steps: int = param(2000, "steps of the source text's generator and the shifted MLP, compared with the "
+                                    "MLP at that step", non_negative_int)
     out_dir: str = param("runs/latest/03_mnist_baseline", "metrics.json, samples.pt and figures go here")
 
     @property

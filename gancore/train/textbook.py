@@ -10,6 +10,10 @@ batch is smaller. Each name in ``bugs`` puts one bug back:
 ``no_zero_grad``  ``opt_g.zero_grad()`` is missing, so G's gradients add up;
 ``batch_labels``  labels are sized by ``batch_size``, not by the batch.
 
+Two variants follow the loop of gancore.source_loop (a source text's own):
+``no_zero_grad_d``    ``opt_d.zero_grad()`` is missing instead: D's add up;
+``g_backward_first``  with ``no_detach``, G's loss is backpropagated first.
+
 ``demo_*`` measure each bug misbehaving next to its fix, in seconds, on the
 CPU: on CUDA the range check of ``BCELoss`` is a device-side assert that
 leaves the CUDA context unusable. gancore's own trainer has none of the bugs.
@@ -18,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 
 import pandas as pd
 import torch
@@ -29,7 +33,8 @@ from tqdm.auto import tqdm
 
 from gancore.nets.unconditional import MLPDiscriminator, MLPGenerator
 
-BUGS: tuple[str, ...] = ("no_sigmoid", "no_detach", "no_zero_grad", "batch_labels")
+BUGS: tuple[str, ...] = ("no_sigmoid", "no_detach", "no_zero_grad", "batch_labels",
+                         "no_zero_grad_d", "g_backward_first")
 
 
 def check_bugs(bugs: Iterable[str]) -> frozenset[str]:
@@ -38,6 +43,8 @@ def check_bugs(bugs: Iterable[str]) -> frozenset[str]:
     unknown = sorted(bugs - set(BUGS))
     if unknown:
         raise ValueError(f"unknown bug(s) {unknown}; choose from: {', '.join(BUGS)}")
+    if "g_backward_first" in bugs and "no_detach" not in bugs:
+        raise ValueError("g_backward_first orders the two backward passes of no_detach; add no_detach")
     return bugs
 
 
@@ -73,18 +80,21 @@ def textbook_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_
         loss_d = criterion(to_prob(D(real)), real_label) + criterion(to_prob(d_fake), fake_label)
         loss_g = criterion(to_prob(d_fake), real_label)
         true_d, true_g = (_grads(loss_d, D), _grads(loss_g, G)) if probe else (None, None)
-        opt_d.zero_grad()
+        if "no_zero_grad_d" not in bugs:
+            opt_d.zero_grad()
         if "no_zero_grad" not in bugs:
             opt_g.zero_grad()
-        loss_d.backward(retain_graph=retain_graph)  # also writes dL_D/dtheta_G into G
-        loss_g.backward()                           # also writes dL_G/dtheta_D into D
+        first, second = (loss_g, loss_d) if "g_backward_first" in bugs else (loss_d, loss_g)
+        first.backward(retain_graph=retain_graph)  # loss_d also writes dL_D/dtheta_G into G,
+        second.backward()                          # loss_g dL_G/dtheta_D into D
         if probe:
             _compare(record, "d", D, true_d)
             _compare(record, "g", G, true_g)
         opt_d.step()
         opt_g.step()
     else:
-        opt_d.zero_grad()
+        if "no_zero_grad_d" not in bugs:  # without it, D's .grad also keeps G's last backward through D
+            opt_d.zero_grad()
         d_fake = D(fake.detach())
         loss_d = criterion(to_prob(D(real)), real_label) + criterion(to_prob(d_fake), fake_label)
         true_d = _grads(loss_d, D) if probe else None
@@ -137,8 +147,12 @@ def run_textbook(images: Tensor, bugs: Iterable[str] = (), steps: int | None = N
                  batch_size: int = 64, lr: float = 2e-4, hidden: int = 128, z_dim: int = 64,
                  seed: int = 0, drop_last: bool = False, retain_graph: bool = False,
                  probe: bool = True, device: str | torch.device = "cpu",
-                 progress: bool = False) -> TextbookRun:
+                 progress: bool = False, build: Callable[[], tuple[nn.Module, nn.Module]] | None = None
+                 ) -> TextbookRun:
     """Train a fresh MLP GAN with the textbook loop for ``steps`` (default: one epoch).
+
+    ``build()`` returns other fresh models ``(G, D)`` (then ``hidden`` and
+    ``z_dim`` are unused); it is called right after seeding.
 
     An exception raised inside a step (what a bug does) ends the run and is
     kept in ``.error``, with the history of the steps before it. Runs on the
@@ -153,8 +167,8 @@ def run_textbook(images: Tensor, bugs: Iterable[str] = (), steps: int | None = N
     if batch_size < 1 or batch_size > len(images):
         raise ValueError(f"batch_size must be in 1..{len(images)}, got {batch_size}")
     torch.manual_seed(seed)
-    G = MLPGenerator(z_dim, hidden).to(device)
-    D = MLPDiscriminator(hidden=hidden).to(device)
+    G, D = build() if build else (MLPGenerator(z_dim, hidden), MLPDiscriminator(hidden=hidden))
+    G, D = G.to(device), D.to(device)
     opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
     loader = DataLoader(TensorDataset(images), batch_size=batch_size, shuffle=True,
@@ -225,37 +239,56 @@ def demo_no_detach(images: Tensor, seed: int = 0, steps: int = 5, **run_kw) -> p
     (D's); their sum 2 sigma(f) - 1 is a small fraction of G's own pull
     (ratio << 1), and has D's sign, so G climbs its own loss (cosine near
     -1), whenever D rates the fakes above 1/2.
+
+    The source's order (G's backward first, rows 3 and 4) sums the same two
+    gradients; it only moves the error, and ``retain_graph``, to G's backward.
+    ``max_grad_diff`` is the largest difference of any ``.grad`` entry, G's
+    and D's, from the D-first patch at the last step.
     """
-    rows = []
-    for name, bugs, retain in [("one graph, no detach (bug)", {"no_detach"}, False),
-                               ("one graph + retain_graph=True (the usual patch)", {"no_detach"}, True),
-                               ("D on fake.detach(), G on a new D(fake) (fix)", set(), False)]:
+    shared = {"no_detach"}
+    variants = [("one graph, no detach (bug)", shared, False),
+                ("one graph + retain_graph=True (the usual patch)", shared, True),
+                ("G's backward first, as the source (bug)", shared | {"g_backward_first"}, False),
+                ("G's backward first + retain_graph=True", shared | {"g_backward_first"}, True),
+                ("D on fake.detach(), G on a new D(fake) (fix)", set(), False)]
+    rows, last_grads = [], {}
+    for name, bugs, retain in variants:
         run = run_textbook(images, bugs, steps=steps, seed=seed, retain_graph=retain, **run_kw)
         h = run.history
+        if retain:  # the .grad each order stepped with last
+            last_grads[name] = torch.cat([p.grad.flatten() for m in (run.G, run.D) for p in m.parameters()])
         rows.append({"variant": name, "error": run.error or "", "steps_run": len(h),
-                     "d_fake_prob": h["d_fake_prob"].mean() if len(h) else math.nan,
-                     "g_grad_ratio": h["g_grad_ratio"].mean() if len(h) else math.nan,
-                     "g_grad_cos": h["g_grad_cos"].mean() if len(h) else math.nan,
-                     "d_grad_cos": h["d_grad_cos"].mean() if len(h) else math.nan})
-    return pd.DataFrame(rows).set_index("variant")
+                     **{k: h[k].mean() if len(h) else math.nan
+                        for k in ("d_fake_prob", "g_grad_ratio", "g_grad_cos", "d_grad_ratio", "d_grad_cos")}})
+    df = pd.DataFrame(rows).set_index("variant")
+    patch, source = variants[1][0], variants[3][0]
+    df["max_grad_diff"] = math.nan
+    df.loc[source, "max_grad_diff"] = (last_grads[source] - last_grads[patch]).abs().max().item()
+    return df
 
 
 def demo_no_zero_grad(images: Tensor, seed: int = 0, steps: int = 50,
                       at: Iterable[int] = (1, 5, 10, 25, 50), **run_kw) -> pd.DataFrame:
-    """Bug 3: no ``opt_g.zero_grad()``: ``.grad`` holds the sum of every past gradient.
+    """Bug 3: a missing ``zero_grad``: ``.grad`` holds the sum of every past gradient.
 
-    G then steps along a stale running sum: its norm grows with the step
-    count (exactly t times the fresh one if nothing moved) and its direction
-    drifts away from the current gradient. Rows are steps, columns the
-    ratio |grad used| / |fresh grad| and their cosine, bug and fix.
+    The network steps along a stale running sum: its norm grows with the
+    step count (exactly t times the fresh one if nothing moved) and its
+    direction drifts away from the current gradient. Two cases: D's
+    ``zero_grad`` missing (``bug_d_*``, the source's case: D's ``.grad``
+    also keeps G's backward through D, dL_G/dtheta_D) and G's (``bug_g_*``).
+    Rows are steps, columns the ratio |grad used| / |fresh grad of its own
+    loss| and their cosine; ``fix_*`` has both ``zero_grad`` calls.
     """
     at = [t for t in at if t <= steps]
-    buggy = run_textbook(images, {"no_zero_grad"}, steps=steps, seed=seed, **run_kw).history
+    runs = {"d": run_textbook(images, {"no_zero_grad_d"}, steps=steps, seed=seed, **run_kw).history,
+            "g": run_textbook(images, {"no_zero_grad"}, steps=steps, seed=seed, **run_kw).history}
     fixed = run_textbook(images, (), steps=steps, seed=seed, **run_kw).history
-    return pd.DataFrame({"bug_g_grad_ratio": buggy.loc[at, "g_grad_ratio"],
-                         "bug_g_grad_cos": buggy.loc[at, "g_grad_cos"],
-                         "fix_g_grad_ratio": fixed.loc[at, "g_grad_ratio"],
-                         "fix_g_grad_cos": fixed.loc[at, "g_grad_cos"]})
+    columns = {}
+    for net, buggy in runs.items():
+        for kind in ("ratio", "cos"):
+            columns[f"bug_{net}_grad_{kind}"] = buggy.loc[at, f"{net}_grad_{kind}"]
+            columns[f"fix_{net}_grad_{kind}"] = fixed.loc[at, f"{net}_grad_{kind}"]
+    return pd.DataFrame(columns)
 
 
 def demo_batch_labels(images: Tensor, batch_size: int = 64, n_images: int = 1000,

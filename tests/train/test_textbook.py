@@ -112,7 +112,7 @@ def test_detach_fix_steps_g_with_its_own_gradient():
 
 def test_demo_no_detach_numbers():
     df = tb.demo_no_detach(images(), steps=3, **SMALL)
-    bug, patch, fix = df.index
+    bug, patch, fix = df.index[0], df.index[1], df.index[-1]
     assert "backward through the graph a second time" in df.loc[bug, "error"]
     assert df.loc[bug, "steps_run"] == 0
     assert df.loc[patch, "error"] == "" and df.loc[patch, "steps_run"] == 3
@@ -184,3 +184,78 @@ def test_run_textbook_rejects_bad_input():
         tb.run_textbook(images(10), {"no_sigmoid"}, device="cuda")
     with pytest.raises(ValueError, match="batch_size must be in 1..10"):
         tb.run_textbook(images(10), (), batch_size=11)
+
+
+# ------------------------------------------------------------------ the source's variants
+
+
+def test_g_backward_first_needs_no_detach():
+    with pytest.raises(ValueError, match="add no_detach"):
+        tb.check_bugs({"g_backward_first"})
+
+
+def test_g_backward_first_raises_then_sums_the_same_gradients_bit_for_bit():
+    real, z = images(16), torch.randn(16, 8)
+    G, D, opt_g, opt_d = small_gan()
+    G0, D0 = copy.deepcopy(G), copy.deepcopy(D)
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        tb.textbook_step(G, D, opt_g, opt_d, real, {"no_detach", "g_backward_first"}, z=z)
+    # the first backward, the one that went through, was G's loss
+    assert (grad_vector(G) - grads_of(F.softplus(-D0(G0(z))).mean(), G0)).abs().max().item() < 1e-6
+
+    grads = {}
+    for order in ({"no_detach"}, {"no_detach", "g_backward_first"}):
+        G, D, opt_g, opt_d = small_gan()
+        G0, D0 = copy.deepcopy(G), copy.deepcopy(D)
+        record = tb.textbook_step(G, D, opt_g, opt_d, real, order, z=z, retain_graph=True)
+        grads[len(order)] = (grad_vector(G), grad_vector(D))
+    def loss_d():
+        return F.softplus(-D0(real)).mean() + F.softplus(D0(G0(z))).mean()
+
+    own_d = grads_of(loss_d(), D0)
+    both_d = grads_of(loss_d() + F.softplus(-D0(G0(z))).mean(), D0)
+    assert torch.equal(grads[1][0], grads[2][0]) and torch.equal(grads[1][1], grads[2][1])
+    assert (grads[2][1] - both_d).abs().max().item() < 1e-6  # D steps with dL_D + dL_G
+    cos = F.cosine_similarity(both_d, own_d, dim=0).item()
+    assert abs(record["d_grad_cos"] - cos) < 1e-4 and cos < 0.999
+    assert abs(record["d_grad_ratio"] - (both_d.norm() / own_d.norm()).item()) < 1e-4
+
+
+@pytest.mark.parametrize("bugs, retain", [({"no_zero_grad_d"}, False),
+                                          ({"no_zero_grad_d", "no_detach", "g_backward_first"}, True)])
+def test_no_zero_grad_d_accumulates_d_and_g_losses(bugs, retain):
+    # lr = 0 freezes both models. D steps at step t with t dL_D + (t - 1) dL_G
+    # with detach (G's backward of the step before also went through D), and
+    # with t (dL_D + dL_G) in the source's shared graph; both end the step at the latter.
+    G, D, opt_g, opt_d = small_gan(lr=0.0)
+    real, z = images(16), torch.randn(16, 8)
+    f = D(G(z))
+    own_d = grads_of(F.softplus(-D(real)).mean() + F.softplus(f).mean(), D)
+    of_g = grads_of(F.softplus(-D(G(z))).mean(), D)
+    for t in range(1, 6):
+        record = tb.textbook_step(G, D, opt_g, opt_d, real, bugs, z=z, retain_graph=retain)
+        want = t * own_d + (t if "no_detach" in bugs else t - 1) * of_g
+        assert (grad_vector(D) - t * (own_d + of_g)).abs().max().item() < 1e-5
+        assert abs(record["d_grad_ratio"] - (want.norm() / own_d.norm()).item()) < 1e-3
+        assert abs(record["d_grad_cos"] - F.cosine_similarity(want, own_d, dim=0).item()) < 1e-4
+        assert abs(record["g_grad_cos"] - 1) < 1e-5 or "no_detach" in bugs  # G's zero_grad is there
+    assert record["d_grad_ratio"] > 2  # grows with t
+
+
+def test_demo_no_detach_source_order_rows():
+    df = tb.demo_no_detach(images(), steps=3, **SMALL)
+    patch, source_bug, source = df.index[1:4]
+    assert "backward through the graph a second time" in df.loc[source_bug, "error"]
+    assert df.loc[source_bug, "steps_run"] == 0
+    assert df.loc[source, "max_grad_diff"] == 0.0  # same sums, same training
+    for col in ("g_grad_ratio", "g_grad_cos", "d_grad_ratio", "d_grad_cos"):
+        assert df.loc[source, col] == df.loc[patch, col]
+    assert df.loc[source, "d_grad_cos"] < 0.999
+
+
+def test_demo_no_zero_grad_d_columns():
+    df = tb.demo_no_zero_grad(images(), steps=10, at=(1, 2, 10), **SMALL)
+    assert abs(df.loc[1, "bug_d_grad_ratio"] - 1) < 1e-5 and abs(df.loc[1, "bug_d_grad_cos"] - 1) < 1e-5
+    assert df.loc[2, "bug_d_grad_ratio"] > 1.5 and df.loc[2, "bug_d_grad_cos"] < 0.999
+    assert (df["fix_d_grad_ratio"] - 1).abs().max() < 1e-5
+    assert (df["fix_d_grad_cos"] - 1).abs().max() < 1e-5
