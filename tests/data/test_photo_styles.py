@@ -27,14 +27,7 @@ from gancore.data.photo_styles import (
 LUMA = np.array([0.299, 0.587, 0.114])
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small tensor ops run faster on one thread, and far faster on a busy machine, where
-    every multi-threaded op waits for a core; restored after this module."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

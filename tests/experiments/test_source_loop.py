@@ -11,14 +11,7 @@ from gancore.metrics.distribution import evaluate_samples
 from gancore.nets.classifier import DigitClassifier
 from gancore.nets.unconditional import MLPDiscriminator
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_cpu_thread():
-    """Small batches run no faster on two threads, and far slower when the cores are shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")  # tests/conftest.py
 
 
 def images(n=100, seed=0):

@@ -33,13 +33,7 @@ from gancore.nets.feature import FeatureNet
 HEADS = {"digit": 10, "stroke": 3, "slant": 3, "ink": 9, "background": 7}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small models run faster on one thread, most of all on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

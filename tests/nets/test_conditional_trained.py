@@ -6,14 +6,7 @@ import gancore.data
 from gancore.data.digit_styles import make_style_splits
 from gancore.experiments.style_transfer import build_style_trainer
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small convolutions run faster on one thread, most of all on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

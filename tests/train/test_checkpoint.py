@@ -8,7 +8,7 @@ from gancore.nets.unconditional import DCGANGenerator, build_gan
 from gancore.train.checkpoint import CHECKPOINT_FORMAT, V1_FORMAT, load_models
 from tests.train.test_trainer import assert_same_run, digits, make_trainer  # noqa: F401 (a fixture)
 
-pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")  # tests/conftest.py
 
 
 def test_the_checkpoint_names_each_model_and_its_arguments(digits, tmp_path):

@@ -11,7 +11,7 @@ from tests.train.test_trainer import assert_same_run
 N, SIZE = 24, 16  # 24 triples of 16x16 images: 3 batches of 8 per epoch
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,11 @@ from torch import nn
 
 from gancore.data.augment import random_translate
 from gancore.metrics.classifier import ClassifierSettings, train_classifier
-from gancore.metrics.feature_nets import FeatureNetConfig, head_labels, train_feature_net
+from gancore.metrics.feature_nets import (
+    FeatureNetConfig,
+    head_labels,
+    train_feature_net,
+)
 from gancore.nets.classifier import DigitClassifier
 from gancore.nets.feature import FeatureNet
 from gancore.train.supervised import epoch_batches, fit, steps_for

@@ -17,12 +17,7 @@ N = 3  # steps per click
 WARM = 3  # steps of the warm run
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: extra threads on a shared CPU only wait for each other
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")
