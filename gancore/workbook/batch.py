@@ -130,7 +130,7 @@ def _parse_param(text: str) -> tuple[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m gancore.batch", description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", help="stems or prefixes (default: all)")
     parser.add_argument("--out", default="runs/latest", help="results folder (default runs/latest)")
     parser.add_argument("--smoke", action="store_true", help="seconds-long smoke runs")

@@ -62,3 +62,17 @@ def test_notebook_names_and_parameters(tiny_notebooks):
 
 def test_flatten_keeps_scalars_only():
     assert batch.flatten({"a": {"b": 1, "c": [1, 2]}, "d": "x"}) == {"a.b": 1, "d": "x"}
+
+
+def test_the_command_line_entry_point_is_still_gancore_batch():
+    """`python -m gancore.batch` must keep working after the package moved into folders."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "gancore.batch", "--help"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: python -m gancore.batch")
+    bad = subprocess.run([sys.executable, "-m", "gancore.batch", "99_no_such_notebook"], capture_output=True,
+                         text=True, timeout=120)
+    assert bad.returncode != 0 and "99_no_such_notebook" in bad.stdout + bad.stderr
