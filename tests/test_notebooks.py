@@ -19,10 +19,11 @@ IDS = [p.stem for p in NOTEBOOKS]
 # Keys each notebook's metrics.json must hold (dotted paths into nested dicts).
 REQUIRED_METRICS = {
     "00_overview": ["mnist_source", "mnist_images"],
-    "01_gan_derivations": ["max_grad_error_all", "identity_gap", "d_star_gap", "jsd", "v_star"],
+    "01_gan_derivations": ["max_grad_error_all", "identity_gap", "d_star_gap", "jsd", "v_star",
+                           "source_d_grad.correct_max_error", "source_d_grad.source_relative_error"],
     "02_toy_2d": ["seconds_total", "params.steps", "real"],
     "03_mnist_baseline": ["fd", "score", "floor_fd", "floor_score", "steps", "seconds",
-                          "classifier_accuracy", "models.dcgan.fd", "models.mlp.fd"],
+                          "classifier_accuracy", "models.dcgan.fd", "models.mlp.fd", "source_loop.peel"],
     "04_conditional_gan": ["accuracy", "accuracy_per_class.0", "accuracy_per_class.9",
                            "classifier_heldout_accuracy", "ms_per_step"],
     "05_style_transfer_cgan": [f"{split}.{model}.{key}" for split in ("seen", "unseen")
@@ -96,6 +97,7 @@ def test_papermill_smoke_run_writes_metrics(path, tmp_path, monkeypatch):
             assert math.isfinite(value), key
     if path.stem == "01_gan_derivations":  # the derivations hold even on the smoke grid
         assert metrics["max_grad_error_all"] < 1e-6 and metrics["identity_gap"] < 1e-6
+        assert metrics["source_d_grad"]["correct_max_error"] < 1e-6 < metrics["source_d_grad"]["source_relative_error"]
     if path.stem == "02_toy_2d":
         assert metrics["runs"], "the toy notebook reports its runs"
     if path.stem == "03_mnist_baseline":
