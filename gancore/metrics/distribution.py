@@ -38,21 +38,46 @@ class FeatureStats:
     n: int
 
 
-def _one_blas_thread():
-    """Matrices of 128 x 128 gain nothing from BLAS threads; on shared cores
-    the threads' waiting for each other makes an eigh 100x slower."""
+def one_blas_thread():
+    """A context with one BLAS thread. Matrices of 128 x 128 gain nothing from BLAS
+    threads, and on shared cores the threads' waiting for each other makes an eigh
+    100x slower and the many mid-sized products of KID and PRDC 10x slower."""
     return threadpool_limits(1, user_api="blas")
+
+
+def feature_matrix(features, name: str = "features") -> np.ndarray:
+    """``features`` (N, F), array or tensor, as float64 numpy, checked: N >= 2 and all finite.
+
+    Every distribution metric starts here, so a NaN or inf feature (a diverged
+    generator, a broken extractor) stops with this message instead of turning
+    the metric into NaN.
+    """
+    f = features.detach().cpu().numpy() if isinstance(features, Tensor) else np.asarray(features)
+    f = f.astype(np.float64)
+    if f.ndim != 2 or len(f) < 2:
+        raise ValueError(f"{name} must have shape (N, F) with N >= 2, got {f.shape}")
+    if not np.isfinite(f).all():
+        bad = int((~np.isfinite(f)).any(1).sum())
+        raise ValueError(f"{name} hold NaN or inf in {bad} of {len(f)} rows: check the images "
+                         "and the feature extractor before measuring")
+    return f
+
+
+def feature_pair(real, fake) -> tuple[np.ndarray, np.ndarray]:
+    """Two checked feature matrices (see :func:`feature_matrix`) of the same feature size."""
+    real, fake = feature_matrix(real, "real features"), feature_matrix(fake, "fake features")
+    if real.shape[1] != fake.shape[1]:
+        raise ValueError(f"feature sizes differ: {real.shape[1]} vs {fake.shape[1]}; "
+                         "embed both sets with the same extractor")
+    return real, fake
 
 
 def feature_stats(features) -> FeatureStats:
     """Mean and (unbiased) covariance of features (N, F), in float64."""
     if isinstance(features, FeatureStats):
         return features
-    f = features.detach().cpu().numpy() if isinstance(features, Tensor) else np.asarray(features)
-    f = f.astype(np.float64)
-    if f.ndim != 2 or len(f) < 2:
-        raise ValueError(f"features must have shape (N, F) with N >= 2, got {f.shape}")
-    with _one_blas_thread():
+    f = feature_matrix(features)
+    with one_blas_thread():
         sigma = np.cov(f, rowvar=False).reshape(f.shape[1], f.shape[1])
     return FeatureStats(f.mean(0), sigma, len(f))
 
@@ -76,7 +101,7 @@ def frechet_distance(feats_a, feats_b) -> float:
     a, b = feature_stats(feats_a), feature_stats(feats_b)
     if a.mu.shape != b.mu.shape:
         raise ValueError(f"feature sizes differ: {a.mu.shape[0]} vs {b.mu.shape[0]}")
-    with _one_blas_thread():
+    with one_blas_thread():
         _, root_a = _sqrt_psd(a.sigma)
         cross_vals, _ = _sqrt_psd(root_a @ b.sigma @ root_a)
     fd = np.sum((a.mu - b.mu) ** 2) + np.trace(a.sigma) + np.trace(b.sigma) - 2 * np.sqrt(cross_vals).sum()
