@@ -1,7 +1,8 @@
-"""Per-image comparisons of an output with its target: SSIM, PSNR, perceptual distance.
+"""Per-image comparisons of an output with its target: SSIM, PSNR, perceptual and style distance.
 
-SSIM and PSNR take images in [0, 1] and match scikit-image's
-``structural_similarity`` / ``peak_signal_noise_ratio`` with ``data_range=1``.
+SSIM and PSNR take ``data_range``, the width of the images' value range (1 for
+[0, 1], 2 for [-1, 1], 255 for 0..255), and match scikit-image's
+``structural_similarity`` / ``peak_signal_noise_ratio`` given the same value.
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gancore.losses import perceptual_loss
+from gancore.losses import gram_matrix, perceptual_loss
 from gancore.nets.feature import FeatureNet
 
 PSNR_CAP = 100.0  # dB; identical images would give +inf, which JSON cannot hold
@@ -26,16 +27,37 @@ def _check_pair(a: Tensor, b: Tensor) -> None:
                          f"and {tuple(b.shape)}")
 
 
-def ssim(a: Tensor, b: Tensor, win_size: int = 7, k1: float = 0.01, k2: float = 0.03) -> Tensor:
-    """Structural similarity per image (N,), of images in [0, 1] (data range 1).
+def _check_finite(a: Tensor, b: Tensor) -> None:
+    for name, x in (("a", a), ("b", b)):
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError(f"images {name} hold NaN or inf: check the model's outputs before measuring")
+
+
+def _check_values(a: Tensor, b: Tensor, data_range: float) -> None:
+    """Finite values whose span fits ``data_range``: 0..255 images declared as [-1, 1]
+    (data_range 2) would otherwise give a meaningless SSIM and PSNR without a word."""
+    _check_pair(a, b)
+    _check_finite(a, b)
+    if not (isinstance(data_range, (int, float)) and data_range > 0):
+        raise ValueError(f"data_range must be a positive number (1 for [0, 1], 2 for [-1, 1], "
+                         f"255 for 0..255), got {data_range!r}")
+    low, high = min(float(a.min()), float(b.min())), max(float(a.max()), float(b.max()))
+    if high - low > data_range:
+        raise ValueError(f"the images' values span [{low:g}, {high:g}], wider than data_range={data_range:g}: "
+                         f"pass the width of their value range (1 for [0, 1], 2 for [-1, 1], 255 for 0..255)")
+
+
+def ssim(a: Tensor, b: Tensor, data_range: float = 1.0, win_size: int = 7, k1: float = 0.01,
+         k2: float = 0.03) -> Tensor:
+    """Structural similarity per image (N,) of images whose values span at most ``data_range`` L.
 
     SSIM = (2 mu_a mu_b + C1)(2 s_ab + C2) / ((mu_a^2 + mu_b^2 + C1)(s_a^2 + s_b^2 + C2)),
-    C1 = k1^2, C2 = k2^2, with local means and (sample) covariances over a
+    C1 = (k1 L)^2, C2 = (k2 L)^2, with local means and (sample) covariances over a
     ``win_size`` x ``win_size`` uniform window, averaged over the positions
     where the window fits and over channels: skimage's
-    ``structural_similarity(data_range=1, channel_axis=0)`` defaults.
+    ``structural_similarity(data_range=L, channel_axis=0)`` defaults.
     """
-    _check_pair(a, b)
+    _check_values(a, b, data_range)
     a, b = a.double(), b.double()
     n_px = win_size * win_size
     cov_norm = n_px / (n_px - 1)  # unbiased local (co)variances, as skimage
@@ -47,17 +69,18 @@ def ssim(a: Tensor, b: Tensor, win_size: int = 7, k1: float = 0.01, k2: float = 
     var_a = cov_norm * (mean(a * a) - mu_a**2)
     var_b = cov_norm * (mean(b * b) - mu_b**2)
     cov = cov_norm * (mean(a * b) - mu_a * mu_b)
-    c1, c2 = k1**2, k2**2
+    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
     s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
     return s.mean(dim=(1, 2, 3)).float()
 
 
-def psnr(a: Tensor, b: Tensor) -> Tensor:
-    """Peak signal-to-noise ratio per image (N,), in dB, of images in [0, 1]:
-    PSNR = 10 log10(1 / MSE), capped at :data:`PSNR_CAP` for identical images."""
-    _check_pair(a, b)
+def psnr(a: Tensor, b: Tensor, data_range: float = 1.0) -> Tensor:
+    """Peak signal-to-noise ratio per image (N,), in dB, of images whose values span at
+    most ``data_range`` L: PSNR = 10 log10(L^2 / MSE), capped at :data:`PSNR_CAP` for
+    identical images."""
+    _check_values(a, b, data_range)
     mse = ((a.double() - b.double()) ** 2).mean(dim=(1, 2, 3))
-    return (10 * torch.log10(1 / mse)).clamp(max=PSNR_CAP).float()
+    return (10 * torch.log10(data_range**2 / mse)).clamp(max=PSNR_CAP).float()
 
 
 @torch.no_grad()
@@ -68,9 +91,32 @@ def perceptual_distance(a: Tensor, b: Tensor, net: FeatureNet, batch_size: int =
     """
     if a.shape != b.shape:
         raise ValueError(f"a and b must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    _check_finite(a, b)
     total = 0.0
     for start in range(0, len(a), batch_size):
         fa = net.features(a[start:start + batch_size].to(net.device))
         fb = net.features(b[start:start + batch_size].to(net.device))
         total += float(perceptual_loss(fa, fb)) * len(fa[0])
     return total / len(a)
+
+
+@torch.no_grad()
+def style_distance(a: Tensor, b: Tensor, net: FeatureNet, batch_size: int = 500) -> Tensor:
+    """Gram-matrix style distance per image pair (N,), on ``net``'s feature layers:
+
+    d(a_n, b_n) = sum_l mean_{c,c'} (G_l(a_n) - G_l(b_n))[c, c']^2,
+    G_l(x)[c, c'] = sum_{h,w} phi_l(x)[c, h, w] phi_l(x)[c', h, w] / (C_l H_l W_l)
+
+    (:func:`gancore.losses.gram_matrix`). The Gram matrix forgets where a feature
+    fires, so this compares texture, colour and stroke, not layout; its mean over
+    the pairs is :func:`gancore.losses.style_loss` of the two batches.
+    """
+    _check_pair(a, b)
+    _check_finite(a, b)
+    out = []
+    for start in range(0, len(a), batch_size):
+        fa = net.features(a[start:start + batch_size].to(net.device))
+        fb = net.features(b[start:start + batch_size].to(net.device))
+        out.append(sum(((gram_matrix(x.double()) - gram_matrix(y.double())) ** 2).mean(dim=(1, 2))
+                       for x, y in zip(fa, fb)).cpu())
+    return torch.cat(out).float()
