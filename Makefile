@@ -32,6 +32,7 @@ lab: setup
 bench: setup
 	$(PY) bench/bench_mnist.py
 	$(PY) bench/bench_style.py
+	$(PY) bench/bench_metrics.py
 
 params: setup
 	$(PY) -m gancore.workbook.params

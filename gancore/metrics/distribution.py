@@ -8,6 +8,8 @@ FD is 0 for identical statistics; the score runs from 1 (every sample looks
 the same to the classifier) to K (confident and evenly spread over K classes).
 Numbers are comparable only under the same classifier and the same sample
 sizes, so compare against :func:`real_data_floor`, computed the same way.
+KID and precision/recall/density/coverage, on the same (N, F) features, are
+in :mod:`gancore.metrics.kid` and :mod:`gancore.metrics.prdc`.
 """
 from __future__ import annotations
 
