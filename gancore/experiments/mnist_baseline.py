@@ -8,6 +8,8 @@ from typing import ClassVar
 import pandas as pd
 from torch import Tensor
 
+from gancore.data.sources import ImageSplit, holdout_split, load_dataset
+from gancore.data.splits import partition
 from gancore.losses import LOSS_NAMES
 from gancore.metrics.distribution import FeatureStats, evaluate_samples
 from gancore.nets.classifier import DigitClassifier
@@ -45,7 +47,7 @@ class MNISTBaseline(NotebookParams):
                                   "(0: off)", non_negative_int)
     eval_every: int = param(1000, "generator steps between FD / score evaluations (and sample grids)",
                             positive_int, smoke=10)
-    n_eval: int = param(2000, "generated and held-out real images per evaluation", positive_int, smoke=200)
+    n_eval: int = param(1000, "generated and held-out real images per evaluation", positive_int, smoke=200)
     textbook_steps: int = param(50, "steps of the textbook loop in the zero_grad demonstration",
                                 positive_int, smoke=10)
     source_steps: int = param(2000, "steps of the source text's generator and the shifted MLP, compared with the "
@@ -61,6 +63,18 @@ class MNISTBaseline(NotebookParams):
 
 
 MNIST_DEFAULTS: dict = MNISTBaseline().training  # the tuned baseline, for code outside the notebook
+
+
+def data_parts(dataset: str, n_eval: int, seed: int) -> dict[str, ImageSplit]:
+    """Notebook 03's three disjoint sets of real images: ``classifier`` (the measure part, all the
+    classifier learns from), ``gan`` (what the GANs train on) and ``reference`` (``n_eval`` images
+    held out of the experiment part by ``seed``: the FD reference)."""
+    split = load_dataset(dataset, "train")
+    experiment = partition(split, "experiment")
+    train_x, train_y, held_x, held_y = holdout_split(*experiment, n_holdout=n_eval, seed=seed)
+    return {"classifier": partition(split, "measure"),
+            "gan": ImageSplit(train_x, train_y, f"{experiment.source}, minus {n_eval} held out"),
+            "reference": ImageSplit(held_x, held_y, f"{experiment.source}, {n_eval} held out by seed {seed}")}
 
 
 def train_and_evaluate(name: str, train_x: Tensor, steps: int, reference: FeatureStats,

@@ -1,6 +1,6 @@
 """Style transfer with a conditional GAN: build it, run it, grade it.
 
-    splits = make_style_splits(n_train, n_test)
+    splits = generator_splits(n_train, n_test)              # digits of the experiment part
     trainer = build_style_trainer(splits["train"])          # STYLE_DEFAULTS
     trainer.train(STYLE_DEFAULTS["steps"])
     out = translate(trainer.G, test.content, test.exemplar)  # (N, 3, 32, 32) in [-1, 1]
@@ -13,7 +13,8 @@ the wanted style) and is trained towards the known target with
 
 (see :class:`gancore.losses.StyleTransferLoss`). Outputs are graded by the
 grader network (:func:`gancore.metrics.feature_nets.get_style_classifier`), never the one
-the perceptual and style losses were computed with.
+the perceptual and style losses were computed with, and trained on its own triples
+(:func:`grader_training_set`), whose digits the generator never sees.
 """
 from __future__ import annotations
 
@@ -26,7 +27,9 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from gancore.data.digit_styles import STYLE_ATTRIBUTES, Style, StyleTransferSet, render
+from gancore.data.digit_styles import STYLE_ATTRIBUTES, Style, StyleTransferSet, make_style_splits, render
+from gancore.data.sources import load_mnist
+from gancore.data.splits import partition
 from gancore.losses import LOSS_NAMES, StyleTransferLoss
 from gancore.metrics.distribution import frechet_distance
 from gancore.metrics.feature_nets import accuracy, get_feature_net
@@ -101,6 +104,25 @@ STYLE_TRAINING = ("loss", "adv_weight", "l1", "perceptual", "style", "tv", "widt
                   "steps", "n_train", "n_test")
 # The tuned defaults, shared by notebooks/05, bench/bench_style.py and the explorer (07).
 STYLE_DEFAULTS: dict = {name: value for name, value in StyleTransfer.defaults().items() if name in STYLE_TRAINING}
+
+
+# --------------------------------------------------------------------------
+# The data: the generator's and the grader's, from disjoint digits (gancore.data.splits)
+# --------------------------------------------------------------------------
+
+
+def generator_splits(n_train: int, n_test: int, seed: int = 0) -> dict[str, StyleTransferSet]:
+    """:func:`make_style_splits` of the experiment part of MNIST: the generator's training and
+    test triples, from digits that no measuring network learns from."""
+    part = partition(load_mnist(), "experiment")
+    return make_style_splits(n_train, n_test, seed=seed, images=part.images, labels=part.labels)
+
+
+def grader_training_set(n: int, seed: int = 0) -> StyleTransferSet:
+    """``n`` triples for the grader alone: digits of the measure part, which the generator never
+    sees, in the generator's training styles (``seed`` picks them as in :func:`generator_splits`)."""
+    part = partition(load_mnist(), "measure")
+    return make_style_splits(n, 1, seed=seed, images=part.images, labels=part.labels)["train"]
 
 
 # --------------------------------------------------------------------------

@@ -1,9 +1,12 @@
 """The MNIST measuring stick: a LeNet-style digit classifier, trained here on real digits and cached.
 
 The Inception network of FID is overkill, and offline unavailable, for 28x28
-digits, so gancore trains its own classifier on the real training split
-(minus a seeded held-out part, whose accuracy is kept) and measures samples
-in its feature space (:mod:`gancore.metrics.distribution`).
+digits, so gancore trains its own classifier on real digits and measures samples
+in its feature space (:mod:`gancore.metrics.distribution`). It trains on the
+*measure* part of the training split only (:mod:`gancore.data.splits`), minus a
+seeded held-out part whose accuracy is kept: the notebooks train their GANs on the
+*experiment* part and draw their real references from it, so the classifier has
+seen neither.
 
 The trained classifier is cached in ``data/classifier_<dataset>.pt``. The
 cache is derived data: when it is unreadable, fails its checksum or was
@@ -24,6 +27,7 @@ from torch import Tensor
 
 from gancore.data.augment import random_translate
 from gancore.data.sources import holdout_split, load_dataset
+from gancore.data.splits import MEASURE_FRACTION, PARTITION_SEED, PARTS, partition
 from gancore.nets.classifier import DigitClassifier
 from gancore.paths import data_dir
 from gancore.runtime import as_device
@@ -37,13 +41,14 @@ log = logging.getLogger("gancore")
 class ClassifierSettings:
     """How the cached classifier was trained; a cache with other settings is retrained."""
 
-    steps: int = 600           # Adam steps of ``batch_size`` images (~8 epochs of 4,500)
+    steps: int = 600           # Adam steps of ``batch_size`` images (~28 epochs of 1,350)
     batch_size: int = 64
     lr: float = 2e-3           # cosine-decayed to 0
     max_shift: int = 2         # random translation in pixels (augmentation)
     max_train: int | None = None  # use at most this many training images (quick tests)
     holdout_fraction: float = 0.1  # held out for the accuracy, at most 5,000 images
     seed: int = 0
+    part: str = "measure"      # the part of the training split it learns from (gancore.data.splits)
 
 
 def train_classifier(images: Tensor, labels: Tensor, settings: ClassifierSettings = ClassifierSettings(),
@@ -77,17 +82,20 @@ def get_classifier(dataset: str = "mnist", device=None, progress: bool = True,
                    settings: ClassifierSettings | None = None) -> DigitClassifier:
     """The feature classifier of ``dataset`` ('mnist' or 'fashion'), from the cache or trained now.
 
-    Training uses the real training split (``load_dataset(dataset, 'train')``)
+    Training uses the ``settings.part`` ('measure') part of the real training split
+    (:func:`gancore.data.splits.partition` of ``load_dataset(dataset, 'train')``)
     minus a seeded held-out part, whose accuracy is logged and kept in
     ``.heldout_accuracy``. A corrupt or out-of-date cache is retrained, with a
     logged warning (:func:`gancore.train.net_cache.cached_net`). ``settings``
     (e.g. ``ClassifierSettings(steps=100, max_train=1000)``) is for quick tests.
     """
     settings = settings or ClassifierSettings()
+    if settings.part not in PARTS:
+        raise ValueError(f"unknown part {settings.part!r}; choose one of: {', '.join(PARTS)}")
     path = classifier_path(dataset)
 
     def train_now():
-        split = load_dataset(dataset, "train")
+        split = partition(load_dataset(dataset, "train"), settings.part)
         n_holdout = min(5000, max(1, round(settings.holdout_fraction * len(split.images))))
         train_x, train_y, held_x, held_y = holdout_split(split.images, split.labels, n_holdout,
                                                          seed=settings.seed)
@@ -99,8 +107,10 @@ def get_classifier(dataset: str = "mnist", device=None, progress: bool = True,
                  dataset, 100 * heldout_accuracy, n_holdout, len(train_x), path)
         return model, heldout_accuracy, {"source": split.source}
 
-    model = cached_net(path, f"{dataset} classifier", {"dataset": dataset, **asdict(settings)},
-                       build=_build, train=train_now)
+    # the partition's own settings too: another cut means other training digits
+    cache_settings = {"dataset": dataset, **asdict(settings), "measure_fraction": MEASURE_FRACTION,
+                      "partition_seed": PARTITION_SEED}
+    model = cached_net(path, f"{dataset} classifier", cache_settings, build=_build, train=train_now)
     model.heldout_accuracy = float(model.heldout_accuracy)
     return model.to(as_device(device))
 

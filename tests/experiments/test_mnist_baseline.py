@@ -1,8 +1,9 @@
-"""Notebook 03's train_and_evaluate: FD and score measured inside training, on the right models."""
+"""Notebook 03's data and train_and_evaluate: FD and score measured inside training, on the right models."""
 import torch
 
 from gancore.data.sources import load_mnist
-from gancore.experiments.mnist_baseline import train_and_evaluate
+from gancore.data.splits import count_shared, overlaps
+from gancore.experiments.mnist_baseline import data_parts, train_and_evaluate
 from gancore.metrics.distribution import evaluate_samples, reference_stats
 from gancore.nets.classifier import DigitClassifier
 
@@ -27,3 +28,18 @@ def test_train_and_evaluate_scores_the_models_it_trains():
 
     mlp, _ = train_and_evaluate("mlp", train_x, 1, reference, classifier, **settings)
     assert mlp.config.augment_shift == 0  # an MLP's D is not shown shifted digits
+
+
+def test_data_parts_are_three_disjoint_sets_of_the_training_split():
+    """The classifier's digits, the GANs' digits and the FD reference share no image (by pixels)."""
+    parts = data_parts("mnist", n_eval=1000, seed=0)
+    assert {name: len(p) for name, p in parts.items()} == {"classifier": 1500, "gan": 2500, "reference": 1000}
+    assert overlaps({name: p.images for name, p in parts.items()}) == {
+        ("classifier", "gan"): 0, ("classifier", "reference"): 0, ("gan", "reference"): 0}
+    images = load_mnist().images
+    together = torch.cat([p.images for p in parts.values()])
+    assert count_shared(images, together) == len(images) == len(together)  # they cover the split
+    other_seed = data_parts("mnist", n_eval=1000, seed=3)
+    assert torch.equal(other_seed["classifier"].images, parts["classifier"].images)  # the cached classifier stays valid
+    assert count_shared(other_seed["reference"].images, parts["reference"].images) < 1000  # another reference
+    assert count_shared(other_seed["reference"].images, parts["classifier"].images) == 0

@@ -11,15 +11,18 @@ import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 import gancore.data
-from gancore.data.digit_styles import make_style_splits
+from gancore.data.digit_styles import DigitStyleDomain, make_style_splits, pad_to_32, style_splits
+from gancore.data.splits import count_shared, partition
 from gancore.experiments.style_transfer import (
     METRIC_NAMES,
     build_style_trainer,
     check_targets,
     copy_content,
     evaluate_transfer,
+    generator_splits,
     graded_targets,
     grader_features,
+    grader_training_set,
     method_outputs,
     parse_style,
     side_by_side,
@@ -344,3 +347,19 @@ def test_check_targets_reads_the_metrics():
     assert check_targets(good)["met"].all()
     bad = {"seen": {"copy": m(0.1, 900), "l1": m(0.60, 100), "full": m(0.54, 71)}}
     assert check_targets(bad)["met"].tolist() == [True, False, False]  # FD 29% lower; SSIM down 0.06
+
+
+def test_grader_digits_are_none_of_the_generators_and_its_styles_are_the_training_styles():
+    """The grader learns from the measure part, the generator's three splits come from the experiment part."""
+    splits, grader_set = generator_splits(48, 24, seed=0), grader_training_set(48, seed=0)
+    generator_digits = torch.cat([t for s in splits.values() for t in (s.content, s.exemplar_content)])
+    grader_digits = torch.cat([grader_set.content, grader_set.exemplar_content])
+    assert len(grader_set) == 48 and count_shared(grader_digits, generator_digits) == 0
+    mnist = gancore.data.load_mnist()
+    measure, experiment = (pad_to_32(partition(mnist, part).images) for part in ("measure", "experiment"))
+    assert count_shared(generator_digits, experiment) == len(generator_digits)
+    assert count_shared(grader_digits, measure) == len(grader_digits)
+    # the same seed, the same training styles: the grader never learns the generator's unseen styles
+    training_styles = set(style_splits(DigitStyleDomain(*mnist), seed=0)["train"])
+    assert grader_set.combos() <= training_styles and splits["train"].combos() <= training_styles
+    assert grader_set.combos().isdisjoint(splits["test_unseen"].combos())

@@ -1,5 +1,6 @@
 """Tests of gancore.metrics against closed forms, scipy and torchmetrics."""
 import logging
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -8,7 +9,8 @@ import torch
 from torchmetrics.image.fid import _compute_fid
 from torchmetrics.image.inception import InceptionScore
 
-from gancore.data.sources import ImageSplit
+from gancore.data.sources import ImageSplit, holdout_split, load_dataset
+from gancore.data.splits import count_shared, partition
 from gancore.metrics import classifier as metrics
 from gancore.metrics.classifier import (
     ClassifierSettings,
@@ -25,10 +27,11 @@ from gancore.metrics.distribution import (
     reference_stats,
 )
 from gancore.nets.classifier import DigitClassifier
+from gancore.train.net_cache import save_net
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")  # tests/conftest.py
 
-TINY = ClassifierSettings(steps=120, max_train=1500)  # a few seconds on one CPU thread
+TINY = ClassifierSettings(steps=120)  # a few seconds on one CPU thread
 
 
 def scipy_frechet(a: np.ndarray, b: np.ndarray) -> float:
@@ -57,14 +60,20 @@ def tiny_classifier(one_cpu_thread, data_folder):
 
 
 @pytest.fixture(scope="module")
-def digits(data_folder):
-    """The tiny classifier's held-out digits: the same source and split rule as get_classifier."""
-    from gancore.data.sources import holdout_split, load_dataset
-
-    images, labels = load_dataset("mnist", "train")
+def held_out(data_folder):
+    """The tiny classifier's held-out digits: the same source, part and split rule as get_classifier."""
+    images, labels = partition(load_dataset("mnist", "train"), "measure")
     n_holdout = min(5000, max(1, round(TINY.holdout_fraction * len(images))))
     _, _, held_x, held_y = holdout_split(images, labels, n_holdout, seed=TINY.seed)
-    return held_x[:500], held_y[:500]  # 500 of them are plenty and keep the tests fast
+    return held_x, held_y
+
+
+@pytest.fixture(scope="module")
+def digits(data_folder):
+    """500 real digits of the experiment part, which the classifier never learns from."""
+    images, labels = partition(load_dataset("mnist", "train"), "experiment")
+    pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:500]  # the split is sorted by class
+    return images[pick], labels[pick]  # plenty, and the tests stay fast
 
 
 @torch.no_grad()
@@ -170,13 +179,14 @@ def test_classifier_score_rejects_bad_shape():
 # --------------------------------------------------------------------------
 
 
-def test_tiny_classifier_is_far_above_chance_on_held_out_digits(tiny_classifier, digits):
+def test_tiny_classifier_is_far_above_chance_on_held_out_digits(tiny_classifier, held_out, digits):
     model, path = tiny_classifier
-    held_x, held_y = digits
-    assert path.is_file()
+    held_x, held_y = held_out
+    assert path.is_file() and len(held_x) == 150  # 10% of the 1,500 digits of the measure part
     assert 0.85 < model.heldout_accuracy <= 1.0  # chance is 0.1
+    assert 0.85 < model.accuracy(*digits) <= 1.0  # also on the experiment part, which it never saw
     with torch.no_grad():
-        logits = model.logits(held_x)  # (500, 10), one batch, not through predict/embed
+        logits = model.logits(held_x)  # (150, 10), one batch, not through predict/embed
     by_hand = (logits.argmax(1) == held_y).double().mean().item()
     assert abs(by_hand - model.heldout_accuracy) < 1e-12  # the fixture holds the classifier's held-out set
     assert abs(model.accuracy(held_x, held_y) - by_hand) < 1e-12
@@ -218,10 +228,11 @@ def test_corrupt_cache_is_retrained_with_a_warning(fake_training, digits, caplog
         model = get_classifier("mnist", device="cpu", progress=False, settings=TINY)
     assert any("unreadable" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
     assert fake_training == [1]
-    # get_classifier held out 10% of the 500 stubbed digits, by the seeded permutation
-    held = torch.randperm(len(digits[0]), generator=torch.Generator().manual_seed(TINY.seed))[:50]
+    # get_classifier held out 10% of the measure part (150 of the 500 stubbed digits), by the seeded permutation
+    measure_x, measure_y = partition(ImageSplit(*digits, source="test"), "measure")
+    held = torch.randperm(len(measure_x), generator=torch.Generator().manual_seed(TINY.seed))[:15]
     with torch.no_grad():
-        by_hand = (model.logits(digits[0][held]).argmax(1) == digits[1][held]).double().mean().item()
+        by_hand = (model.logits(measure_x[held]).argmax(1) == measure_y[held]).double().mean().item()
     assert abs(model.heldout_accuracy - by_hand) < 1e-12
     reloaded = get_classifier("mnist", device="cpu", progress=False, settings=TINY)
     assert fake_training == [1] and reloaded.heldout_accuracy == model.heldout_accuracy  # rewritten, valid
@@ -237,6 +248,36 @@ def test_cache_with_other_settings_is_retrained(tiny_classifier, fake_training, 
     assert fake_training == [1]
     assert any("trained with" in r.getMessage() and str(classifier_path("mnist")) in r.getMessage()
                for r in caplog.records)
+
+
+def test_a_cache_trained_on_the_whole_split_is_retrained(tiny_classifier, fake_training, caplog):
+    """Caches from before the measure/experiment partition lack its settings: stale, so retrained."""
+    model, _ = tiny_classifier
+    old = {k: v for k, v in {"dataset": "mnist", **asdict(TINY)}.items() if k != "part"}
+    save_net(classifier_path("mnist"), model, "mnist classifier", old, 0.99)
+    with caplog.at_level(logging.WARNING, logger="gancore"):
+        retrained = get_classifier("mnist", device="cpu", progress=False, settings=TINY)
+    assert fake_training == [1] and retrained.heldout_accuracy != 0.99
+    assert any("trained with" in r.getMessage() for r in caplog.records)
+
+
+def test_classifier_trains_on_the_measure_part_only(data_folder, tmp_path, monkeypatch):
+    """What train_classifier receives, compared by pixels with the two parts of the real split."""
+    monkeypatch.setenv("GANCORE_DATA_DIR", str(tmp_path))  # no cache: it must train
+    seen = []
+    monkeypatch.setattr(metrics, "train_classifier", lambda x, y, *a, **k: seen.append((x, y)) or _fast_untrained())
+    model = get_classifier("mnist", device="cpu", progress=False, settings=TINY)
+    split = load_dataset("mnist", "train")
+    measure, experiment = partition(split, "measure"), partition(split, "experiment")
+    (train_x, train_y), = seen
+    assert len(train_x) == 1350 and len(measure) == 1500  # 90% of the measure part; 10% held out
+    assert count_shared(train_x, measure.images) == len(train_x)
+    assert count_shared(train_x, experiment.images) == 0
+    label_of = {image.numpy().tobytes(): int(y) for image, y in zip(measure.images, measure.labels)}
+    assert [label_of[image.numpy().tobytes()] for image in train_x] == train_y.tolist()  # with their labels
+    assert "measure part" in model.cache_info["source"]
+    with pytest.raises(ValueError, match="unknown part"):
+        get_classifier("mnist", device="cpu", progress=False, settings=ClassifierSettings(part="all"))
 
 
 def test_training_is_seeded_and_leaves_the_global_rng_alone(digits):
