@@ -1,6 +1,6 @@
 # make run   set up .venv if needed, run every notebook at its defaults into runs/latest
 # make test  set up .venv if needed, run the unit tests and every notebook in smoke mode
-# make lab   open JupyterLab on notebooks/ with the project's kernel
+# make lab   open JupyterLab on notebooks/ with the project's kernel (also as root, as in containers)
 # make params  rewrite each notebook's parameters cell from its params class (gancore/experiments/)
 VENV   ?= .venv
 PYTHON ?= python3
@@ -8,6 +8,8 @@ PYTHON ?= python3
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.gancore-installed
+# JupyterLab refuses to start as root without --allow-root; containers and CI machines run as root.
+LAB_AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: setup run test lab bench params clean-runs
 
@@ -26,8 +28,13 @@ run: setup
 test: setup
 	$(VENV)/bin/pytest --nbval-lax tests notebooks
 
+# The server's root is the project, so that runs/ opens in the same JupyterLab; it starts in notebooks/.
 lab: setup
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	@if [ -d runs/latest ]; then \
+	  echo "Results of the last full run (make run) are in runs/latest/<notebook>/: open <notebook>.html in any"; \
+	  echo "browser (no network needed), or <notebook>.ipynb from this JupyterLab's file browser (runs/latest/)."; \
+	else echo "No full run yet: make run writes every notebook's results (executed notebook, HTML) to runs/latest/."; fi
+	$(VENV)/bin/jupyter lab --notebook-dir=. --LabApp.default_url=/lab/tree/notebooks $(LAB_AS_ROOT)
 
 bench: setup
 	$(PY) bench/bench_mnist.py

@@ -4,10 +4,10 @@
     python -m gancore.batch --smoke 03_mnist_baseline -p loss=hinge -p seed=3
 
 Each notebook runs in ``notebooks/`` with ``out_dir`` injected, and leaves in
-its own folder the executed notebook, an HTML copy and its metrics.json. The
-whole batch is written to a temporary folder first and only replaces
-``runs/latest`` when every notebook succeeded (the old one moves to
-``runs/previous``), so a failed batch never destroys earlier results.
+its own folder the executed notebook, an HTML copy that opens with no network,
+and its metrics.json. The whole batch is written to a temporary folder first
+and only replaces ``runs/latest`` when every notebook succeeded (the old one
+moves to ``runs/previous``), so a failed batch never destroys earlier results.
 """
 from __future__ import annotations
 
@@ -56,14 +56,10 @@ def run_notebook(path: Path, out_dir: Path, parameters: dict | None = None, prog
 
 
 def export_html(notebook: Path) -> Path:
-    """An HTML copy beside the executed notebook."""
-    import nbformat
-    from nbconvert import HTMLExporter
+    """An HTML copy beside the executed notebook that opens offline (``gancore.workbook.report``)."""
+    from gancore.workbook.report import export_html as export_offline_html  # nbconvert: slow to import
 
-    body, _ = HTMLExporter().from_notebook_node(nbformat.read(str(notebook), as_version=4))
-    html = notebook.with_suffix(".html")
-    html.write_text(body, encoding="utf-8")
-    return html
+    return export_offline_html(notebook)
 
 
 def flatten(metrics: dict, prefix: str = "") -> dict:

@@ -1,0 +1,58 @@
+"""Every notebook names the kernel that `make setup` installs, so JupyterLab opens it with that
+kernel and no "kernel not found" dialog (JupyterLab looks the kernel up by `kernelspec.name`),
+and with its display name too: where that differs, JupyterLab rewrites it on opening, so the
+notebook opens already modified and saving it changes the committed file."""
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from jupyter_client.kernelspec import KernelSpecManager
+
+from gancore.paths import project_root
+from gancore.workbook.batch import list_notebooks
+
+# Still "Python 3": their owner is changing them in parallel. Set their kernelspec.display_name to
+# "Python 3 (gancore)" and empty this set (the test below fails until both are done together).
+OLD_DISPLAY_NAME = {"03_mnist_baseline", "04_conditional_gan", "05_style_transfer_cgan"}
+
+
+def installed_by_make_setup() -> tuple[str, str]:
+    """(name, display name) of the `ipykernel install` line in the Makefile."""
+    makefile = (project_root() / "Makefile").read_text()
+    found = re.search(r'ipykernel install .*--name (\S+) --display-name "([^"]+)"', makefile)
+    assert found, "the Makefile's setup target must install the project's kernel with ipykernel"
+    return found.group(1), found.group(2)
+
+
+def test_make_setup_installs_the_python3_kernel_as_gancore():
+    assert installed_by_make_setup() == ("python3", "Python 3 (gancore)")
+
+
+@pytest.mark.parametrize("path", list_notebooks(), ids=lambda p: p.stem)
+def test_every_notebook_asks_for_that_kernel(path):
+    spec = nbformat.read(str(path), as_version=4).metadata.get("kernelspec", {})
+    name, _ = installed_by_make_setup()
+    assert spec.get("name") == name, f"{path.name}: set metadata.kernelspec.name to {name!r}"
+    assert spec.get("language") == "python", f"{path.name}: set metadata.kernelspec.language to 'python'"
+
+
+def test_every_notebook_shows_that_kernel_by_its_display_name():
+    _, display_name = installed_by_make_setup()
+    shown = {p.stem: nbformat.read(str(p), as_version=4).metadata.get("kernelspec", {}).get("display_name")
+             for p in list_notebooks()}
+    differ = {stem for stem, name in shown.items() if name != display_name}
+    assert differ == OLD_DISPLAY_NAME, f"set metadata.kernelspec.display_name to {display_name!r} in {differ}, " \
+        f"and keep OLD_DISPLAY_NAME ({OLD_DISPLAY_NAME}) to the notebooks not yet updated"
+
+
+def test_the_kernel_of_that_name_runs_this_environment():
+    """A kernel `python3` from another Python would import another gancore, or none."""
+    name, _ = installed_by_make_setup()
+    spec = KernelSpecManager().get_kernel_spec(name)
+    interpreter = Path(spec.argv[0])
+    assert spec.language == "python"
+    assert interpreter.name.startswith("python")
+    if interpreter.is_absolute():  # ipykernel's own spec says "python" and means this interpreter
+        assert interpreter.parent.resolve() == Path(sys.executable).parent.resolve(), spec.argv
