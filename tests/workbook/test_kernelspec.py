@@ -13,11 +13,6 @@ from jupyter_client.kernelspec import KernelSpecManager
 from gancore.paths import project_root
 from gancore.workbook.batch import list_notebooks
 
-# Still "Python 3": their owner is changing them in parallel. Set their kernelspec.display_name to
-# "Python 3 (gancore)" and empty this set (the test below fails until both are done together).
-OLD_DISPLAY_NAME = {"03_mnist_baseline", "04_conditional_gan", "05_style_transfer_cgan"}
-
-
 def installed_by_make_setup() -> tuple[str, str]:
     """(name, display name) of the `ipykernel install` line in the Makefile."""
     makefile = (project_root() / "Makefile").read_text()
@@ -43,8 +38,7 @@ def test_every_notebook_shows_that_kernel_by_its_display_name():
     shown = {p.stem: nbformat.read(str(p), as_version=4).metadata.get("kernelspec", {}).get("display_name")
              for p in list_notebooks()}
     differ = {stem for stem, name in shown.items() if name != display_name}
-    assert differ == OLD_DISPLAY_NAME, f"set metadata.kernelspec.display_name to {display_name!r} in {differ}, " \
-        f"and keep OLD_DISPLAY_NAME ({OLD_DISPLAY_NAME}) to the notebooks not yet updated"
+    assert not differ, f"set metadata.kernelspec.display_name to {display_name!r} in {sorted(differ)}"
 
 
 def test_the_kernel_of_that_name_runs_this_environment():
