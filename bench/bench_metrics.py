@@ -25,7 +25,6 @@ import time
 import tracemalloc
 from pathlib import Path
 
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gancore.data.digit_styles import (
+from gancore.data.style_pairs import (
     StyleDomain,
     StyleTransferSet,
     check_value,

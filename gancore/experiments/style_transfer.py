@@ -27,9 +27,10 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from gancore.data.digit_styles import STYLE_ATTRIBUTES, Style, StyleTransferSet, make_style_splits, render
+from gancore.data.digit_styles import STYLE_ATTRIBUTES, Style, make_style_splits, render
 from gancore.data.sources import load_mnist
 from gancore.data.splits import partition
+from gancore.data.style_pairs import StyleTransferSet
 from gancore.losses import LOSS_NAMES, StyleTransferLoss
 from gancore.metrics.distribution import frechet_distance
 from gancore.metrics.feature_nets import accuracy, get_feature_net

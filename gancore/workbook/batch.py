@@ -57,7 +57,9 @@ def run_notebook(path: Path, out_dir: Path, parameters: dict | None = None, prog
 
 def export_html(notebook: Path) -> Path:
     """An HTML copy beside the executed notebook that opens offline (``gancore.workbook.report``)."""
-    from gancore.workbook.report import export_html as export_offline_html  # nbconvert: slow to import
+    from gancore.workbook.report import (
+        export_html as export_offline_html,  # nbconvert: slow to import
+    )
 
     return export_offline_html(notebook)
 

@@ -32,7 +32,7 @@ import torch
 from IPython.display import display
 from torch import Tensor
 
-from gancore.data.digit_styles import StyleTransferSet
+from gancore.data.style_pairs import StyleTransferSet
 from gancore.experiments.style_transfer import STYLE_DEFAULTS, translate
 from gancore.losses import LOSS_NAMES, StyleTransferLoss
 from gancore.metrics.feature_nets import get_feature_net

@@ -21,17 +21,15 @@ from gancore.data.digit_styles import (
     UNSEEN_VALUES,
     DigitStyleDomain,
     Style,
-    StyleDomain,
     background_field,
     ink_field,
-    make_splits,
     make_style_splits,
     pad_to_32,
     render,
     render_styles,
-    style_splits,
     texture_patch,
 )
+from gancore.data.style_pairs import StyleDomain, make_splits, style_splits
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")  # tests/conftest.py
 

@@ -11,8 +11,9 @@ import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 import gancore.data
-from gancore.data.digit_styles import DigitStyleDomain, make_style_splits, pad_to_32, style_splits
+from gancore.data.digit_styles import DigitStyleDomain, make_style_splits, pad_to_32
 from gancore.data.splits import count_shared, partition
+from gancore.data.style_pairs import style_splits
 from gancore.experiments.style_transfer import (
     METRIC_NAMES,
     build_style_trainer,

@@ -4,7 +4,7 @@ import logging
 import pytest
 import torch
 
-from gancore.data.digit_styles import StyleTransferSet
+from gancore.data.style_pairs import StyleTransferSet
 from gancore.losses import perceptual_loss
 from gancore.metrics import feature_nets as fe
 from gancore.metrics.feature_nets import FeatureNetConfig

@@ -3,7 +3,12 @@ are in test_torchmetrics_reference.py."""
 import numpy as np
 import pytest
 
-from gancore.metrics.kid import KernelDistance, cubic_kernel, kernel_distance, unbiased_mmd2
+from gancore.metrics.kid import (
+    KernelDistance,
+    cubic_kernel,
+    kernel_distance,
+    unbiased_mmd2,
+)
 
 
 def test_cubic_kernel_and_unbiased_mmd2_by_hand():

@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 from prdc import compute_prdc
 
-from gancore.metrics.prdc import PRDC, kth_neighbour_distances, precision_recall_density_coverage
+from gancore.metrics.prdc import (
+    PRDC,
+    kth_neighbour_distances,
+    precision_recall_density_coverage,
+)
 
 
 def feature_sets(n_real=400, n_fake=300, dim=10, seed=0):

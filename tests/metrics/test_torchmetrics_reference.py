@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+
 # The documented module paths; torchmetrics.image re-exports them only when torch-fidelity
 # (the Inception weights, not needed with our own feature module) is installed.
 from torchmetrics.image.fid import FrechetInceptionDistance

@@ -13,6 +13,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from gancore.paths import project_root
 from gancore.workbook.batch import list_notebooks
 
+
 def installed_by_make_setup() -> tuple[str, str]:
     """(name, display name) of the `ipykernel install` line in the Makefile."""
     makefile = (project_root() / "Makefile").read_text()
