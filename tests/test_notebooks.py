@@ -79,6 +79,10 @@ def test_parameters_cell_is_generated_from_its_class(path):
     cls = params_class(path.stem)
     assert code_cells(path)[0].source == cls.parameters_cell(), "run `make params`"
     assert parameter_defaults(path) == cls.defaults()
+    inspected = pm.inspect_notebook(str(path))  # what papermill and batch tools read from the cell
+    assert {name: p["default"] for name, p in inspected.items()} == \
+        {name: json.dumps(v) if isinstance(v, str) else repr(v) for name, v in cls.defaults().items()}
+    assert all(p["help"] for p in inspected.values())
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)

@@ -53,7 +53,9 @@ class NotebookParams:
     cpu_threads: int = param(0, "torch CPU threads (0: torch's default, all cores); 1 is faster on a CPU "
                                 "shared with other jobs", non_negative_int)
     seed: int = param(0, "seeds every random choice: data splits, models, noise, batches", non_negative_int)
-    smoke: bool = param(False, "a seconds-long run, used by the tests (GANCORE_SMOKE=1 forces it)")
+    # no "=" in a help text: papermill's parser would take the comment for an assignment
+    smoke: bool = param(False, "a seconds-long run, used by the tests (the environment variable "
+                               "GANCORE_SMOKE set to 1 forces it)")
     out_dir: str = param("runs/latest", "metrics.json and figures go here")
 
     def __post_init__(self):
