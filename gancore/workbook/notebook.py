@@ -1,12 +1,12 @@
-"""The conventions every notebook shares, in the cell after its parameters.
+"""The conventions every notebook shares.
 
-    smoke = nb.smoke_mode(smoke)     # GANCORE_SMOKE=1 (set by the tests) forces it on
-    out = nb.output_dir(out_dir)     # GANCORE_OUT_DIR overrides; created if missing
-    nb.validate(steps=(steps, nb.positive_int), loss=(loss, nb.one_of(*LOSS_NAMES)))
+    cfg = nb.setup(StyleTransfer, globals())  # the cell after the parameters: check, smoke, seed, out
     ...
-    nb.save_metrics(out, {"fd": fd})  # out/metrics.json, read by batches and tests
+    nb.save_metrics(out, {"fd": fd})          # out/metrics.json, read by batches and tests
 
-``validate`` reports every bad parameter in one :class:`ParameterError`.
+The rules (``positive_int``, ``number(0, 1)``, ``one_of(...)``, ...) check one parameter each;
+:func:`validate` runs many and reports every bad one in one :class:`ParameterError`.
+:func:`smoke_mode` honours GANCORE_SMOKE=1 and :func:`output_dir` GANCORE_OUT_DIR (both set by the tests).
 """
 from __future__ import annotations
 
@@ -92,6 +92,11 @@ def validate(**params: tuple[Any, Rule]) -> None:
             rule(name, value)
         except ParameterError as exc:
             errors.append(str(exc))
+    raise_if_any(errors)
+
+
+def raise_if_any(errors: list[str]) -> None:
+    """One ParameterError that lists every message in ``errors`` and says how to fix them."""
     if errors:
         raise ParameterError("bad notebook parameter" + ("s" if len(errors) > 1 else "") + ": "
                              + "; ".join(errors) + ". Fix the parameters cell (or the -p values "

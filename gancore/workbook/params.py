@@ -19,14 +19,8 @@ import typing
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-from gancore.workbook.notebook import (
-    ParameterError,
-    Rule,
-    is_bool,
-    is_str,
-    non_negative_int,
-    number,
-)
+from gancore.workbook.notebook import (ParameterError, Rule, is_bool, is_str, non_negative_int, number,
+                                      raise_if_any, validate)
 
 
 def _int_rule(name: str, value: Any) -> None:
@@ -59,21 +53,10 @@ class NotebookParams:
     out_dir: str = param("runs/latest", "metrics.json and figures go here")
 
     def __post_init__(self):
-        errors = []
         hints = typing.get_type_hints(type(self))
-        for f in fields(self):
-            rule = f.metadata.get("rule") or DEFAULT_RULES.get(hints[f.name])
-            try:
-                if rule is not None:
-                    rule(f.name, getattr(self, f.name))
-            except ParameterError as exc:
-                errors.append(str(exc))
-        if not errors:
-            errors = self.cross_checks()
-        if errors:
-            raise ParameterError("bad notebook parameter" + ("s" if len(errors) > 1 else "") + ": "
-                                 + "; ".join(errors) + ". Fix the parameters cell (or the -p values "
-                                 "given to papermill) and run again.")
+        validate(**{f.name: (getattr(self, f.name), f.metadata.get("rule") or DEFAULT_RULES[hints[f.name]])
+                    for f in fields(self)})
+        raise_if_any(self.cross_checks())  # only once every value has the right type
 
     def cross_checks(self) -> list[str]:
         """Checks that involve several parameters; each failure is one message."""
