@@ -26,6 +26,8 @@ class ModelInputs:
                 n: int) -> "ModelInputs":
         """``condition`` and ``inputs`` together; a named input must be a tensor with ``n`` rows
         under a name that can be a keyword argument."""
+        if any(len(c) != n for c in condition):
+            raise ValueError("every condition tensor needs one entry per real image")
         named = dict(inputs or {})
         for name, x in named.items():
             if not isinstance(name, str) or not name.isidentifier():

@@ -83,8 +83,6 @@ class Trainer:
         self.real, self.condition = real, tuple(condition)
         self.model_inputs = ModelInputs.checked(self.condition, inputs, len(real))
         self.inputs = self.model_inputs.named
-        if any(len(c) != len(real) for c in self.condition):
-            raise ValueError("every condition tensor needs one entry per real image")
         if cfg.augment_shift and real.dim() != 4:
             raise ValueError(f"augment_shift needs images (N, C, H, W), got real of shape {tuple(real.shape)}")
         if len(real) < cfg.batch_size:

@@ -19,8 +19,16 @@ import typing
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-from gancore.workbook.notebook import (ParameterError, Rule, is_bool, is_str, non_negative_int, number,
-                                      raise_if_any, validate)
+from gancore.workbook.notebook import (
+    ParameterError,
+    Rule,
+    is_bool,
+    is_str,
+    non_negative_int,
+    number,
+    raise_if_any,
+    validate,
+)
 
 
 def _int_rule(name: str, value: Any) -> None:
