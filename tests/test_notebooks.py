@@ -111,11 +111,26 @@ def test_papermill_smoke_run_writes_metrics(path, tmp_path, monkeypatch):
         assert samples.min() >= -1 and samples.max() <= 1
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
-def test_bad_parameter_stops_with_one_clear_message(path, tmp_path):
+def test_bad_parameter_stops_the_kernel_with_one_clear_message(tmp_path):
+    """Through papermill and a kernel, once: the error a batch run or a student sees."""
+    path = NOTEBOOK_DIR / "01_gan_derivations.ipynb"
     with pytest.raises(pm.PapermillExecutionError) as err:
         pm.execute_notebook(str(path), str(tmp_path / path.name), cwd=str(NOTEBOOK_DIR),
                             parameters={"seed": -1, "out_dir": str(tmp_path / "out")},
                             kernel_name="python3", progress_bar=False)
     assert err.value.ename == "ParameterError"
     assert "seed must be >= 0, got -1" in err.value.evalue
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_bad_parameter_stops_the_setup_cell(path, tmp_path):
+    """Every notebook's own first two cells, run in this process with a bad value injected as
+    papermill would (an assignment after the parameters): the setup call refuses it before any work."""
+    from gancore.workbook.notebook import ParameterError
+
+    params, setup = (cell.source for cell in code_cells(path)[:2])
+    injected = f"seed = -1\nout_dir = {str(tmp_path / 'out')!r}\n"
+    namespace = {"__name__": "__notebook__"}
+    with pytest.raises(ParameterError, match="seed must be >= 0, got -1"):
+        exec(compile(params + "\n" + injected + setup, str(path), "exec"), namespace)
+    assert "cfg" not in namespace and not (tmp_path / "out").exists(), "nothing ran past the check"
