@@ -11,7 +11,7 @@ import pytest
 
 from gancore.experiments import NOTEBOOKS as NOTEBOOKS_WITH_PARAMS
 from gancore.experiments import params_class
-from gancore.workbook.batch import NOTEBOOK_DIR, list_notebooks
+from gancore.batch import NOTEBOOK_DIR, list_notebooks
 
 NOTEBOOKS = list_notebooks()
 IDS = [p.stem for p in NOTEBOOKS]
