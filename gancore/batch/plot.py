@@ -29,13 +29,13 @@ def plot(table: pd.DataFrame, x: str, y: str, hue: str | None = None, ax=None):
         stats = part.groupby(x)[y].agg(["mean", "std", "count"]).reindex(order).dropna(subset=["mean"])
         where = stats.index if numeric else [order.index(v) + 0.08 * (i - 0.5 * (len(groups) - 1)) for v in stats.index]
         ax.errorbar(where, stats["mean"].to_numpy(float), yerr=stats["std"].fillna(0).to_numpy(float), marker="o", capsize=3,
+                    linestyle="-" if numeric else "none",  # no line between unordered categories
                     label=f"{hue}={label}" if hue else None)
     if not numeric:
         ax.set_xticks(range(len(order)), [str(v) for v in order])
     n = ok.groupby([c for c in (x, hue) if c]).size()
-    ax.set(xlabel=x, ylabel=y.removeprefix("metrics."),
-           title=f"{y.removeprefix('metrics.')}: mean ± std over {n.min()}–{n.max()} runs each"
-           if n.min() != n.max() else f"{y.removeprefix('metrics.')}: mean ± std over {n.min()} run(s) each")
+    runs = f"{n.min()}–{n.max()} runs" if n.min() != n.max() else f"{n.min()} run" + "s" * int(n.min() > 1)
+    ax.set(xlabel=x, ylabel=y.removeprefix("metrics."), title=f"{y.removeprefix('metrics.')}: mean ± std over {runs} each")
     if hue:
         ax.legend()
     return ax

@@ -45,6 +45,8 @@ class Board:
         cell = read_json(folder / CELL_STATUS)
         if not cell:
             return text + "starting the kernel"
+        if "stage" in cell:
+            return text + cell["stage"]
         text += f"cell {cell['cell']}/{cell['cells']} {cell['source'][:40]}"
         step = read_json(folder / TRAIN_STATUS)
         if step and step.get("time", 0) >= cell["since"]:

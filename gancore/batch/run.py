@@ -71,6 +71,7 @@ def execute_run(spec: dict) -> dict:
     if executed.is_file():
         result["time"].update(_notebook_times(executed))
         html_start = time.time()
+        write_json(folder / CELL_STATUS, {"stage": "writing the HTML copy", "since": html_start})
         try:
             from gancore.workbook.report import export_html
 
@@ -83,6 +84,8 @@ def execute_run(spec: dict) -> dict:
     result = {"name": spec["name"], "notebook": notebook.stem, "key": spec["key"], "parameters": spec["parameters"],
               **result, "metrics": read_json(folder / "metrics.json") or {}, "seconds": time.time() - started}
     write_json(folder / RESULT, result)
+    for status in (CELL_STATUS, TRAIN_STATUS):  # live only while the run is
+        (folder / status).unlink(missing_ok=True)
     return result
 
 

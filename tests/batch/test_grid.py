@@ -126,7 +126,7 @@ def test_plot_draws_the_mean_over_seeds_with_their_spread():
     half_heights = [abs(seg[1][1] - seg[0][1]) / 2 for seg in bars.get_segments()]
     np.testing.assert_allclose(half_heights, expected.std().to_numpy())  # pandas' std: ddof=1
     assert [t.get_text() for t in ax.get_xticklabels()] == ["hinge", "wasserstein"]
-    assert "over 3 run(s) each" in ax.get_title()
+    assert ax.get_title() == "fd: mean ± std over 3 runs each"
     with pytest.raises(KeyError, match="no column 'lr'"):
         plot(df, x="lr", y="fd")
 
