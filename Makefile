@@ -1,4 +1,4 @@
-# make run   set up .venv if needed, run every notebook at its defaults into runs/latest
+# make run   set up .venv if needed, run every notebook at its defaults into runs/latest (WORKERS=2: two at once)
 # make test  set up .venv if needed, run the unit tests and every notebook in smoke mode
 # make lab   open JupyterLab on notebooks/ with the project's kernel (also as root, as in containers)
 # make params  rewrite each notebook's parameters cell from its params class (gancore/experiments/)
@@ -7,6 +7,7 @@ PYTHON ?= python3
 # The pinned wheels lie on the project's build machines' local disk; override TORCH to use another build.
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 PY     := $(VENV)/bin/python
+WORKERS ?= 1
 STAMP  := $(VENV)/.gancore-installed
 # JupyterLab refuses to start as root without --allow-root; containers and CI machines run as root.
 LAB_AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
@@ -23,7 +24,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: setup
-	$(PY) -m gancore.batch --out runs/latest
+	$(PY) -m gancore.batch --out runs/latest --workers $(WORKERS)
 
 test: setup
 	$(VENV)/bin/pytest --nbval-lax tests notebooks

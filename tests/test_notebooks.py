@@ -11,7 +11,8 @@ import pytest
 
 from gancore.experiments import NOTEBOOKS as NOTEBOOKS_WITH_PARAMS
 from gancore.experiments import params_class
-from gancore.workbook.batch import NOTEBOOK_DIR, list_notebooks
+from gancore.batch import NOTEBOOK_DIR, list_notebooks
+from gancore.batch.results import headline_values
 
 NOTEBOOKS = list_notebooks()
 IDS = [p.stem for p in NOTEBOOKS]
@@ -94,6 +95,8 @@ def test_papermill_smoke_run_writes_metrics(path, tmp_path, monkeypatch):
                         parameters={"smoke": True, "out_dir": str(out)}, kernel_name="python3",
                         progress_bar=False)
     metrics = json.loads((out / "metrics.json").read_text())
+    for pattern in params_class(path.stem).HEADLINE:  # what a batch's summary shows for each run
+        assert headline_values(metrics, (pattern,)), f"HEADLINE {pattern!r} names no key of metrics.json"
     for key in REQUIRED_METRICS[path.stem]:
         value = lookup(metrics, key)
         assert value is not None and value != "", key

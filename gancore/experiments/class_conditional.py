@@ -12,6 +12,7 @@ from gancore.workbook.params import NotebookParams, param
 @dataclass
 class ClassConditional(NotebookParams):
     notebook: ClassVar[str] = "04_conditional_gan"
+    HEADLINE: ClassVar[tuple[str, ...]] = ("accuracy", "ms_per_step")
 
     steps: int = param(2000, "generator steps", positive_int, smoke=20)
     loss: str = param("nonsaturating", "adversarial loss, a name in gancore.losses.LOSS_NAMES", one_of(*LOSS_NAMES))

@@ -31,6 +31,7 @@ class MNISTBaseline(NotebookParams):
     exactly these defaults."""
 
     notebook: ClassVar[str] = "03_mnist_baseline"
+    HEADLINE: ClassVar[tuple[str, ...]] = ("fd", "score", "floor_fd")
 
     dataset: str = param("mnist", "'mnist' or 'fashion' (Fashion-MNIST)", one_of("mnist", "fashion"))
     model: str = param("dcgan", "'mlp' or 'dcgan': the main model, whose samples go to samples.pt",

@@ -51,6 +51,7 @@ class StyleTransfer(NotebookParams):
     """Notebook 05's parameters; their defaults are the tuned training (:data:`STYLE_DEFAULTS`)."""
 
     notebook: ClassVar[str] = "05_style_transfer_cgan"
+    HEADLINE: ClassVar[tuple[str, ...]] = ("seen.full.ssim", "unseen.full.ssim", "seen.full.fd")
 
     n_train: int = param(2000, "training triples (content, exemplar, target)", positive_int, smoke=64)
     n_test: int = param(500, "triples in each test split (seen styles, unseen styles)", positive_int, smoke=32)

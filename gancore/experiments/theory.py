@@ -285,6 +285,7 @@ class Derivations(NotebookParams):
     """Notebook 01's parameters."""
 
     notebook: ClassVar[str] = "01_gan_derivations"
+    HEADLINE: ClassVar[tuple[str, ...]] = ("max_grad_error_all", "d_star_gap", "jsd")
 
     n_grid: int = param(2401, "points of the 1-D grid for the densities", positive_int, smoke=401)
     x_max: float = param(12.0, "the grid spans [-x_max, x_max]", number(0, open_min=True))

@@ -13,6 +13,7 @@ from gancore.workbook.params import NotebookParams, param
 @dataclass
 class WeightExplorer(NotebookParams):
     notebook: ClassVar[str] = "07_loss_weight_explorer"
+    HEADLINE: ClassVar[tuple[str, ...]] = ("l1_to_target.warm", "l1_to_target.defaults")
 
     n_train: int = param(1000, "training triples (content, exemplar, target)", positive_int, smoke=64)
     n_test: int = param(128, "test pairs in training styles; L1 to target is measured on all of them",

@@ -23,11 +23,15 @@ Randomness a callback needs comes from its own seeded generator
 """
 from __future__ import annotations
 
+import json
 import math
+import os
 import time
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 import torch
+
+from gancore.paths import atomic_write
 
 if TYPE_CHECKING:
     from gancore.train.trainer import Trainer
@@ -132,3 +136,22 @@ class AtTrainingSeconds:
         while self.pending and trainer.train_seconds >= self.pending[0]:
             self.pending.pop(0)  # a slow step may pass two marks at once: one evaluation
         return self.fn(trainer)
+
+
+class StatusFile:
+    """The training step, for a batch's live display: ``{"step", "steps", "desc", "time"}`` written
+    atomically to the file named by the environment variable ``GANCORE_STATUS_FILE`` (which
+    ``python -m gancore.batch`` sets for each run), at most once every ``interval`` seconds and
+    at the last step. Without that variable it does nothing. It reads no RNG and touches no model.
+    """
+
+    def __init__(self, steps: int, desc: str, interval: float = 1.0):
+        self.path, self.steps, self.desc, self.interval = os.environ.get("GANCORE_STATUS_FILE"), steps, desc, interval
+        self.last = -math.inf
+
+    def update(self, step: int) -> None:
+        now = time.time()
+        if self.path and (now - self.last >= self.interval or step >= self.steps):
+            self.last = now
+            with atomic_write(self.path, "w") as fh:
+                json.dump({"step": step, "steps": self.steps, "desc": self.desc, "time": now}, fh)

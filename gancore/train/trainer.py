@@ -30,7 +30,7 @@ from gancore.data.augment import random_translate
 from gancore.losses import get_gan_loss, gradient_penalty
 from gancore.paths import atomic_write
 from gancore.runtime import as_device
-from gancore.train.callbacks import Callback, check_callbacks, run_callbacks
+from gancore.train.callbacks import Callback, StatusFile, check_callbacks, run_callbacks
 from gancore.train.checkpoint import (  # noqa: F401  (CHECKPOINT_FORMAT, CheckpointError: re-exported)
     CHECKPOINT_FORMAT,
     CheckpointError,
@@ -196,6 +196,7 @@ class Trainer:
             self.D.train()
         bar = tqdm(total=total, initial=self.step, desc=desc or self.gan_loss.name,
                    disable=not self.progress, leave=False)
+        status = StatusFile(total, desc or self.gan_loss.name)  # a batch's live display reads it
         # the clocks accumulate over calls, so chunked or resumed runs keep one clock
         last = self.records[-1] if self.records else {}
         start = time.perf_counter() - last.get("seconds", 0.0)
@@ -214,6 +215,7 @@ class Trainer:
                 self.records.append(record)
                 self.step += 1
                 bar.update(1)
+                status.update(self.step)
                 if self.step % 10 == 0:
                     bar.set_postfix(loss_d=f"{record['loss_d']:.3f}", loss_g=f"{record['loss_g']:.3f}")
                 if self.config.sample_every and self.step % self.config.sample_every == 0:

@@ -51,6 +51,8 @@ class NotebookParams:
     """Parameters every notebook has. Subclasses add theirs and set ``notebook``."""
 
     notebook: ClassVar[str] = ""  # the notebook's stem, e.g. "05_style_transfer_cgan"
+    # metrics.json keys a batch's summary shows for each run (dotted, * matches any part): a few, not all
+    HEADLINE: ClassVar[tuple[str, ...]] = ()
 
     cpu_threads: int = param(0, "torch CPU threads (0: torch's default, all cores); 1 is faster on a CPU "
                                 "shared with other jobs", non_negative_int)

@@ -11,7 +11,7 @@ import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 
 from gancore.paths import project_root
-from gancore.workbook.batch import list_notebooks
+from gancore.batch import list_notebooks
 
 
 def installed_by_make_setup() -> tuple[str, str]:

@@ -4,9 +4,10 @@ import re
 from html.parser import HTMLParser
 
 import nbformat
+import papermill
 import pytest
 
-from gancore.workbook import batch
+from gancore.batch import list_notebooks
 from gancore.workbook.mathml import FormulaError, tex_to_mathml
 from gancore.workbook.report import export_html, markdown_to_html, network_references
 from gancore.workbook.widget_snapshot import WIDGET_STATE, WIDGET_VIEW
@@ -152,7 +153,7 @@ def test_a_bad_formula_names_its_cell(tmp_path):
         export_html(notebook)
 
 
-@pytest.mark.parametrize("path", batch.list_notebooks(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", list_notebooks(), ids=lambda p: p.stem)
 def test_every_formula_of_the_workbook_renders(path):
     """A formula MathML cannot draw would otherwise stop `make run` only at its very end."""
     cells = [c for c in nbformat.read(str(path), as_version=4).cells if c.cell_type == "markdown"]
@@ -169,8 +170,9 @@ def test_an_executed_notebook_keeps_its_widgets_state_in_the_report(tmp_path):
                 nbformat.v4.new_code_cell("import ipywidgets\nipywidgets.FloatSlider(value=0.25, description='w_adv')")]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, str(tmp_path / "w.ipynb"))
-    executed = batch.run_notebook(tmp_path / "w.ipynb", tmp_path / "out", progress=False)
-    html = executed.with_suffix(".html").read_text(encoding="utf-8")
+    executed = tmp_path / "out.ipynb"
+    papermill.execute_notebook(str(tmp_path / "w.ipynb"), str(executed), kernel_name="python3", progress_bar=False)
+    html = export_html(executed).read_text(encoding="utf-8")
     assert re.search(r'<span class="gc-desc">w_adv</span><input [^>]*value="0.25"/> <output>0.25</output>', html)
     assert "<math" in html and network_references(html) == [] and loads(html).scripts_with_src == 0
 
