@@ -83,9 +83,10 @@ class Trainer:
         self.real, self.condition = real, tuple(condition)
         self.model_inputs = ModelInputs.checked(self.condition, inputs, len(real))
         self.inputs = self.model_inputs.named
-        if (cfg.augment_shift or cfg.augment or cfg.cr_weight) and real.dim() != 4:
-            raise ValueError(f"augment_shift, augment and cr_weight need images (N, C, H, W), got real of shape "
-                             f"{tuple(real.shape)}")
+        on_images = [name for name in ("augment_shift", "augment", "cr_weight") if getattr(cfg, name)]
+        if on_images and real.dim() != 4:
+            raise ValueError(f"{' and '.join(on_images)} {'needs' if len(on_images) == 1 else 'need'} images "
+                             f"(N, C, H, W), got real of shape {tuple(real.shape)}")
         if len(real) < cfg.batch_size:
             raise ValueError(f"batch_size {cfg.batch_size} exceeds the {len(real)} images")
         check_finite_data({"real": real, **{f"condition[{i}]": c for i, c in enumerate(self.condition)},
