@@ -118,6 +118,34 @@ def gradient_penalty(critic: Callable[..., Tensor], real: Tensor, fake: Tensor,
     return ((grad_norm - 1) ** 2).mean()
 
 
+def r1_penalty(critic: Callable[..., Tensor], real: Tensor, *condition: Tensor) -> Tensor:
+    """Zero-centred gradient penalty on real images (Mescheder et al. 2018), without its weight.
+
+    R1 = E_x ||grad_x D(x)||_2^2      (the trainer adds gamma / 2 * R1 to L_D)
+
+    Unlike WGAN-GP's it pulls the gradient towards 0, not 1, and only on the data: once G matches
+    the data, D is pushed to a flat, uninformative critic instead of oscillating around it. The
+    graph is kept (``create_graph``) so D's parameters get the penalty's gradient.
+    """
+    x = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x, *condition).sum(), x, create_graph=True)
+    return grad.flatten(1).pow(2).sum(1).mean()  # (B,) squared norms, averaged
+
+
+def consistency_penalty(logits: Tensor, augmented_logits: Tensor) -> Tensor:
+    """Consistency regularisation (bCR, Zhao et al. 2021), one side of it, without its weight.
+
+    CR = E ||D(x) - D(T(x))||^2      for x real (lambda_real) or generated (lambda_fake)
+
+    D is asked to give an image and its augmented copy T(x) the same logit, so it cannot rely on
+    what the augmentation changes. Gradients flow through both logits.
+    """
+    if logits.shape != augmented_logits.shape:
+        raise ValueError(f"logits {tuple(logits.shape)} and augmented logits {tuple(augmented_logits.shape)} "
+                         "differ in shape; pass D's logits on the same images before and after T")
+    return (logits - augmented_logits).pow(2).mean()
+
+
 @dataclass(frozen=True)
 class GANLoss:
     """One adversarial objective: a D loss, a G loss and an optional penalty.

@@ -7,6 +7,7 @@ import torch
 from gancore.losses import (
     LOSS_NAMES,
     GANLoss,
+    consistency_penalty,
     d_loss_bce,
     d_loss_hinge,
     d_loss_least_squares,
@@ -21,6 +22,7 @@ from gancore.losses import (
     gram_matrix,
     l1_loss,
     perceptual_loss,
+    r1_penalty,
     style_loss,
     total_variation,
 )
@@ -124,6 +126,46 @@ def test_gradient_penalty_linear_critic():
     expected = [2 * 4 * wi / 5 for wi in [1.0, 2.0, 2.0, 4.0]]
     for got, want in zip(w.grad.tolist(), expected):
         assert abs(got - want) < TOL
+
+
+def test_r1_penalty_linear_critic_and_its_parameter_gradient():
+    w = torch.tensor([1.0, 2.0, 2.0, 4.0], dtype=torch.float64, requires_grad=True)  # ||w||^2 = 25
+    real = torch.randn(5, 1, 2, 2, dtype=torch.float64)
+    r1 = r1_penalty(lambda x: x.flatten(1) @ w, real)  # grad_x D = w for every x
+    assert abs(r1.item() - 25.0) < TOL
+    r1.backward()  # d/dw ||w||^2 = 2 w: the penalty reaches D's parameters
+    assert torch.allclose(w.grad, 2 * w.detach(), atol=TOL, rtol=0)
+    assert not real.requires_grad  # the data are left as they were
+
+
+def test_r1_penalty_against_finite_differences_on_a_small_net():
+    """E ||grad_x D(x)||^2 with the input gradient taken by central differences, one pixel at a time."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3), torch.nn.Tanh(), torch.nn.Flatten(),
+                              torch.nn.Linear(3 * 2 * 2, 1)).double()
+    critic = lambda x, scale: net(x).squeeze(1) * scale  # noqa: E731  (a condition passed through)
+    real = torch.randn(3, 1, 4, 4, dtype=torch.float64)
+    scale = torch.tensor([1.0, 2.0, -0.5], dtype=torch.float64)
+    h, squared = 1e-6, []
+    for b in range(3):
+        g = torch.zeros(16, dtype=torch.float64)
+        for i in range(16):
+            step = torch.zeros(16, dtype=torch.float64)
+            step[i] = h
+            up, down = real[b] + step.view(1, 4, 4), real[b] - step.view(1, 4, 4)
+            g[i] = (critic(up[None], scale[b:b + 1]) - critic(down[None], scale[b:b + 1])).item() / (2 * h)
+        squared.append((g ** 2).sum().item())
+    got = r1_penalty(critic, real, scale).item()
+    assert abs(got - sum(squared) / 3) < 1e-6 * max(1.0, got)
+    assert got > 1e-3  # not vacuous
+
+
+def test_consistency_penalty_by_hand_and_shape_check():
+    a = torch.tensor([0.5, -1.0, 2.0])
+    b = torch.tensor([1.0, -1.0, 0.0])
+    assert abs(consistency_penalty(a, b).item() - (0.25 + 0.0 + 4.0) / 3) < TOL
+    with pytest.raises(ValueError, match="differ in shape"):
+        consistency_penalty(a, b[:2])
 
 
 def test_gradient_penalty_draws_eps_per_sample():

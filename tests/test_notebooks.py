@@ -24,9 +24,11 @@ REQUIRED_METRICS = {
                            "source_d_grad.correct_max_error", "source_d_grad.source_relative_error"],
     "02_toy_2d": ["seconds_total", "params.steps", "real"],
     "03_mnist_baseline": ["fd", "score", "floor_fd", "floor_score", "steps", "seconds",
-                          "classifier_accuracy", "models.dcgan.fd", "models.mlp.fd", "source_loop.peel"],
+                          "classifier_accuracy", "models.dcgan.fd", "models.mlp.fd", "source_loop.peel",
+                          "seed", "class_conditional", "levers.r1_gamma", "levers.upsample"],
     "04_conditional_gan": ["accuracy", "accuracy_per_class.0", "accuracy_per_class.9",
-                           "classifier_heldout_accuracy", "ms_per_step"],
+                           "classifier_heldout_accuracy", "ms_per_step", "levers.r1_gamma",
+                           "levers.spectral_norm", "augment_shift"],
     "05_style_transfer_cgan": [f"{split}.{model}.{key}" for split in ("seen", "unseen")
                                for model in ("copy", "l1", "full")
                                for key in ("ssim", "psnr", "perceptual", "fd", "content_acc", "style_acc")],

@@ -4,13 +4,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from gancore.experiments.levers import Levers
 from gancore.losses import LOSS_NAMES
-from gancore.workbook.notebook import number, one_of, positive_int
+from gancore.workbook.notebook import non_negative_int, number, one_of, positive_int
 from gancore.workbook.params import NotebookParams, param
 
 
 @dataclass
-class ClassConditional(NotebookParams):
+class ClassConditional(Levers, NotebookParams):
+    """Notebook 04's parameters; its D is the projection discriminator. The levers (:class:`Levers`)
+    and ``augment_shift`` are all off by default."""
+
     notebook: ClassVar[str] = "04_conditional_gan"
     HEADLINE: ClassVar[tuple[str, ...]] = ("accuracy", "ms_per_step")
 
@@ -22,5 +26,7 @@ class ClassConditional(NotebookParams):
     lr: float = param(2e-4, "Adam learning rate of G and D", number(0, 1, open_min=True))
     n_noise: int = param(8, "noise vectors per digit in the grid (its columns)", positive_int, smoke=4)
     n_eval: int = param(1000, "generated samples per class for the classifier accuracy", positive_int, smoke=50)
+    augment_shift: int = param(0, "D sees real and fake digits shifted by up to this many pixels (0: off)",
+                               non_negative_int)
     eval_every: int = param(500, "generator steps between accuracy checks during training", positive_int, smoke=10)
     out_dir: str = param("runs/latest/04_conditional_gan", "metrics.json and figures go here")

@@ -6,29 +6,33 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import pandas as pd
+import torch
 from torch import Tensor
 
 from gancore.data.sources import ImageSplit, holdout_split, load_dataset
 from gancore.data.splits import partition
+from gancore.experiments.levers import Levers, split_levers
 from gancore.losses import LOSS_NAMES
 from gancore.metrics.distribution import FeatureStats, evaluate_samples
 from gancore.nets.classifier import DigitClassifier
+from gancore.nets.conditional import ClassConditionalDiscriminator, ClassConditionalGenerator
 from gancore.nets.unconditional import build_gan
 from gancore.runtime import set_seed
 from gancore.train.trainer import Trainer
-from gancore.workbook.notebook import non_negative_int, number, one_of, positive_int
+from gancore.workbook.notebook import is_bool, non_negative_int, number, one_of, positive_int
 from gancore.workbook.params import NotebookParams, param
 
 learning_rate = number(0, 1, open_min=True)
 
 
 @dataclass
-class MNISTBaseline(NotebookParams):
+class MNISTBaseline(Levers, NotebookParams):
     """Notebook 03's parameters. Its training defaults are tuned for the lowest FD after four minutes
     on two CPU cores: per second of training, width 32 with batch 32, the hinge loss and lr 1e-3
     beat widths 16 and 48, batch 64, the MLP, lr 2e-4 and the non-saturating loss. ``steps`` is
     about four minutes at ~15 ms/step on two quiet Xeon threads. bench/bench_mnist.py measures
-    exactly these defaults."""
+    exactly these defaults. The levers (:class:`Levers`, all off by default) and
+    ``class_conditional`` change the DCGAN only; the MLP always runs as it is."""
 
     notebook: ClassVar[str] = "03_mnist_baseline"
     HEADLINE: ClassVar[tuple[str, ...]] = ("fd", "score", "floor_fd")
@@ -53,14 +57,23 @@ class MNISTBaseline(NotebookParams):
                                 positive_int, smoke=10)
     source_steps: int = param(2000, "steps of the source text's generator and the shifted MLP, compared with the "
                                     "MLP at that step", non_negative_int)
+    class_conditional: bool = param(False, "DCGAN only: train G(z, y) and a projection D(x, y) on the digits' "
+                                           "labels; its samples draw y from the training labels", is_bool)
     out_dir: str = param("runs/latest/03_mnist_baseline", "metrics.json, samples.pt and figures go here")
+
+    def cross_checks(self) -> list[str]:
+        on = [*self.levers_on] + (["class_conditional"] if self.class_conditional else [])
+        if self.model == "mlp" and on:
+            return [f"{', '.join(on)} change the DCGAN only, and the main model is the MLP; use model 'dcgan' "
+                    "or switch them off"]
+        return []
 
     @property
     def training(self) -> dict:
         """The main model's training settings, as ``bench/bench_mnist.py`` and ``build_gan`` take them."""
         return {"model": self.model, "width": self.width, "z_dim": self.z_dim, "batch_size": self.batch_size,
                 "lr_g": self.lr_g, "lr_d": self.lr_d, "loss": self.loss, "augment_shift": self.augment_shift,
-                "steps": self.steps}
+                "steps": self.steps, "class_conditional": self.class_conditional, **self.levers}
 
 
 MNIST_DEFAULTS: dict = MNISTBaseline().training  # the tuned baseline, for code outside the notebook
@@ -81,24 +94,50 @@ def data_parts(dataset: str, n_eval: int, seed: int) -> dict[str, ImageSplit]:
 def train_and_evaluate(name: str, train_x: Tensor, steps: int, reference: FeatureStats,
                        classifier: DigitClassifier, *, eval_every: int, n_eval: int, z_dim: int, width: int,
                        loss: str, batch_size: int, lr_g: float, lr_d: float, augment_shift: int, seed: int,
-                       device=None) -> tuple[Trainer, pd.DataFrame]:
+                       device=None, levers: dict | None = None,
+                       train_labels: Tensor | None = None) -> tuple[Trainer, pd.DataFrame]:
     """Train ``build_gan(name)`` on ``train_x`` (N, 1, 28, 28) for ``steps`` generator steps, scoring
     ``n_eval`` samples (always from the same noise) against ``reference`` at step 0, every ``eval_every``
     steps and at the end, from inside the training loop (:meth:`Trainer.fit`).
 
+    The DCGAN alone takes ``levers`` (:class:`Levers` by name) and, given ``train_labels`` (N,), trains
+    class-conditionally: G(z, y) and a projection D(x, y), its samples with labels drawn from
+    ``train_labels`` (:func:`generate_digits`).
+
     Returns the trainer, with a sample grid at step 0 and at every evaluation, and the curve: one row per
     evaluation with ``model``, ``step``, ``seconds`` (of training only), ``fd``, ``score``, ``eval_seconds``.
     """
+    dcgan = name == "dcgan"
+    trainer_levers, net_levers = split_levers((levers or {}) if dcgan else {})
     set_seed(seed)  # the networks' initial weights
-    G, D = build_gan(name, z_dim=z_dim, width=width)
+    if dcgan and train_labels is not None:
+        G = ClassConditionalGenerator(z_dim, width, n_classes=int(train_labels.max()) + 1,
+                                      upsample=net_levers.get("upsample", "transposed"))
+        D = ClassConditionalDiscriminator(width, n_classes=G.n_classes,
+                                          spectral_norm=net_levers.get("spectral_norm", False))
+        condition = (train_labels,)
+    else:
+        G, D = build_gan(name, z_dim=z_dim, width=width, **net_levers)
+        condition = ()
     # An MLP's D sees no neighbourhoods, so shifted inputs only confuse it (it collapses with them).
-    shift = augment_shift if name == "dcgan" else 0
-    trainer = Trainer(G, D, train_x, loss=loss, batch_size=batch_size, lr_g=lr_g, lr_d=lr_d,
-                      augment_shift=shift, sample_every=eval_every, seed=seed, device=device)
+    shift = augment_shift if dcgan else 0
+    trainer = Trainer(G, D, train_x, condition, loss=loss, batch_size=batch_size, lr_g=lr_g, lr_d=lr_d,
+                      augment_shift=shift, sample_every=eval_every, seed=seed, device=device, **trainer_levers)
     trainer.samples[0] = trainer.sample_grid()
 
     def fd_and_score(trainer: Trainer) -> dict:
-        return evaluate_samples(trainer.generate(n_eval), reference, classifier)
+        return evaluate_samples(generate_digits(trainer, n_eval), reference, classifier)
 
     trainer.fit(steps, every=eval_every, callbacks=[fd_and_score], desc=f"{name} {loss}")
     return trainer, trainer.evals.reset_index().assign(model=name)
+
+
+def generate_digits(trainer: Trainer, n: int, seed: int | None = None) -> Tensor:
+    """``n`` samples (n, C, H, W) of ``trainer``'s G, on the CPU; a class-conditional G gets labels
+    drawn (by ``seed``) from its training labels, so the classes come in the data's proportions."""
+    if not trainer.condition:
+        return trainer.generate(n, seed=seed)
+    (train_labels,) = trainer.condition
+    rng = torch.Generator().manual_seed(trainer.config.seed + 5 if seed is None else seed + 5)
+    labels = train_labels[torch.randint(len(train_labels), (n,), generator=rng)]  # (n,)
+    return trainer.generate(n, condition=(labels,), seed=seed)

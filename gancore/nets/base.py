@@ -37,6 +37,37 @@ def init_weights(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
+UPSAMPLE_MODES: tuple[str, ...] = ("transposed", "nearest")
+
+
+def upsample_conv(in_channels: int, out_channels: int, mode: str = "transposed", bias: bool = True) -> nn.Module:
+    """Double the height and width of (B, in, H, W) maps into (B, out, 2H, 2W).
+
+    transposed  ConvTranspose2d(kernel 4, stride 2, padding 1): DCGAN's; its kernel overlaps
+                unevenly, so outputs alternate with period 2 (checkerboard artefacts)
+    nearest     nearest-neighbour upsampling, then Conv2d(kernel 3, padding 1) (Odena et al.
+                2016): every output pixel sees the same number of input pixels, no checkerboard
+    """
+    if mode == "transposed":
+        return nn.ConvTranspose2d(in_channels, out_channels, 4, 2, 1, bias=bias)
+    if mode == "nearest":
+        return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
+                             nn.Conv2d(in_channels, out_channels, 3, 1, 1, bias=bias))
+    raise ValueError(f"unknown upsample mode {mode!r}; choose one of: {', '.join(UPSAMPLE_MODES)}")
+
+
+def spectrally_normalised(module: nn.Module) -> nn.Module:
+    """``module`` with spectral normalisation (Miyato et al. 2018) on every conv, linear and
+    embedding weight: W / sigma(W), sigma the largest singular value of W reshaped to
+    (out, in * kh * kw), estimated by one power iteration per training forward pass
+    (torch.nn.utils.parametrizations.spectral_norm). Each layer is then 1-Lipschitz in that
+    reshaped sense, which bounds how sharply D can change between nearby images."""
+    layers = [m for m in module.modules() if isinstance(m, (nn.Conv2d, nn.Linear, nn.Embedding))]
+    for layer in layers:
+        nn.utils.parametrizations.spectral_norm(layer)
+    return module
+
+
 def _recording_init(cls: type, init):
     """``init`` that, once it has run, stores its arguments (defaults filled in) as ``self.config``.
 

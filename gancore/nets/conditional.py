@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gancore.nets.base import Discriminator, Generator, init_weights
+from gancore.nets.base import Discriminator, Generator, init_weights, spectrally_normalised, upsample_conv
 
 
 def check_labels(labels: Tensor, n_classes: int, batch: int) -> None:
@@ -60,16 +60,18 @@ class ClassConditionalGenerator(Generator):
     together with z's, so the ten labels alone could keep up the batch
     variance while z fades. With the label outside the normalisation, batch
     norm restores z's variation at every step and the label only modulates it.
+    ``upsample``: 'transposed' convolutions or 'nearest' then convolve (:func:`upsample_conv`).
     """
 
-    def __init__(self, z_dim: int = 64, width: int = 32, n_classes: int = 10, channels: int = 1):
+    def __init__(self, z_dim: int = 64, width: int = 32, n_classes: int = 10, channels: int = 1,
+                 upsample: str = "transposed"):
         super().__init__()
         self.z_dim, self.width, self.n_classes = z_dim, width, n_classes
         self.project = nn.Linear(z_dim, 2 * width * 7 * 7, bias=False)
         self.norm0 = ClassBatchNorm(2 * width * 7 * 7, n_classes, spatial=False)
-        self.up1 = nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False)  # (B, w, 14, 14)
+        self.up1 = upsample_conv(2 * width, width, upsample, bias=False)  # (B, w, 14, 14)
         self.norm1 = ClassBatchNorm(width, n_classes)
-        self.up2 = nn.ConvTranspose2d(width, channels, 4, 2, 1)  # (B, C, 28, 28)
+        self.up2 = upsample_conv(width, channels, upsample)  # (B, C, 28, 28)
         for layer in (self.project, self.up1, self.up2):
             init_weights(layer)
 
@@ -88,10 +90,11 @@ class ClassConditionalDiscriminator(Discriminator):
 
     The inner product asks "does x look like class y", which conditions D far
     more sharply than concatenating the label to the input. No batch norm, so
-    the gradient penalty of WGAN-GP stays per sample.
+    the gradient penalty of WGAN-GP stays per sample. ``spectral_norm`` normalises
+    every weight, the embedding's too, as Miyato & Koyama do (:func:`spectrally_normalised`).
     """
 
-    def __init__(self, width: int = 32, n_classes: int = 10, channels: int = 1):
+    def __init__(self, width: int = 32, n_classes: int = 10, channels: int = 1, spectral_norm: bool = False):
         super().__init__()
         self.n_classes = n_classes
         self.phi = nn.Sequential(
@@ -103,6 +106,8 @@ class ClassConditionalDiscriminator(Discriminator):
         self.embed = nn.Embedding(n_classes, 2 * width * 7 * 7)
         init_weights(self)
         nn.init.normal_(self.embed.weight, 0.0, 0.02)
+        if spectral_norm:
+            spectrally_normalised(self)
 
     def forward(self, x: Tensor, labels: Tensor) -> Tensor:
         check_labels(labels, self.n_classes, len(x))

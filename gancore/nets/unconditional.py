@@ -10,7 +10,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from gancore.nets.base import Discriminator, Generator, init_weights
+from gancore.nets.base import Discriminator, Generator, init_weights, spectrally_normalised, upsample_conv
 
 
 class MLPGenerator(Generator):
@@ -50,9 +50,10 @@ class MLPDiscriminator(Discriminator):
 
 
 class DCGANGenerator(Generator):
-    """DCGAN generator for 28x28: z -> (2w, 7, 7) -> (w, 14, 14) -> (C, 28, 28)."""
+    """DCGAN generator for 28x28: z -> (2w, 7, 7) -> (w, 14, 14) -> (C, 28, 28), each doubling by
+    ``upsample`` ('transposed' convolutions, or 'nearest' then convolve: :func:`upsample_conv`)."""
 
-    def __init__(self, z_dim: int = 64, width: int = 64, channels: int = 1):
+    def __init__(self, z_dim: int = 64, width: int = 64, channels: int = 1, upsample: str = "transposed"):
         super().__init__()
         self.z_dim, self.width = z_dim, width
         self.project = nn.Sequential(
@@ -60,9 +61,9 @@ class DCGANGenerator(Generator):
             nn.BatchNorm1d(2 * width * 7 * 7), nn.ReLU(True),
         )
         self.upsample = nn.Sequential(
-            nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False),  # (B, w, 14, 14)
+            upsample_conv(2 * width, width, upsample, bias=False),  # (B, w, 14, 14)
             nn.BatchNorm2d(width), nn.ReLU(True),
-            nn.ConvTranspose2d(width, channels, 4, 2, 1),  # (B, C, 28, 28)
+            upsample_conv(width, channels, upsample),  # (B, C, 28, 28)
             nn.Tanh(),
         )
         init_weights(self)
@@ -77,9 +78,10 @@ class DCGANDiscriminator(Discriminator):
     """DCGAN discriminator for 28x28: (C, 28, 28) -> (w, 14, 14) -> (2w, 7, 7) -> logit.
 
     No batch norm, so each sample's logit depends on that sample alone, which
-    the gradient penalty of WGAN-GP requires."""
+    the gradient penalty of WGAN-GP requires. ``spectral_norm`` normalises every
+    layer's weight by its largest singular value (:func:`spectrally_normalised`)."""
 
-    def __init__(self, width: int = 64, channels: int = 1):
+    def __init__(self, width: int = 64, channels: int = 1, spectral_norm: bool = False):
         super().__init__()
         self.net = nn.Sequential(
             nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True),  # (B, w, 14, 14)
@@ -88,18 +90,26 @@ class DCGANDiscriminator(Discriminator):
             nn.Linear(2 * width * 7 * 7, 1),
         )
         init_weights(self)
+        if spectral_norm:
+            spectrally_normalised(self)
         self.to(memory_format=torch.channels_last)  # NHWC: oneDNN's CPU convolutions run ~15% faster
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x).squeeze(1)  # (B,)
 
 
-def build_gan(model: str, z_dim: int = 64, width: int = 64, channels: int = 1):
-    """(G, D) for ``model`` in {'mlp', 'dcgan'}; ``width`` is hidden units / base channels."""
+def build_gan(model: str, z_dim: int = 64, width: int = 64, channels: int = 1, *, upsample: str = "transposed",
+              spectral_norm: bool = False):
+    """(G, D) for ``model`` in {'mlp', 'dcgan'}; ``width`` is hidden units / base channels.
+    ``upsample`` and ``spectral_norm`` (DCGAN only) choose G's upsampling and D's normalisation."""
     if model == "mlp":
+        if upsample != "transposed" or spectral_norm:
+            raise ValueError("upsample and spectral_norm are DCGAN options; the MLP has neither convolutions "
+                             "to upsample with nor is it built with spectral norm")
         return MLPGenerator(z_dim, hidden=4 * width), MLPDiscriminator(hidden=4 * width)
     if model == "dcgan":
-        return DCGANGenerator(z_dim, width, channels), DCGANDiscriminator(width, channels)
+        return (DCGANGenerator(z_dim, width, channels, upsample=upsample),
+                DCGANDiscriminator(width, channels, spectral_norm=spectral_norm))
     raise ValueError(f"unknown model {model!r}; choose 'mlp' or 'dcgan'")
 
 

@@ -26,8 +26,8 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from gancore.data.augment import random_translate
-from gancore.losses import get_gan_loss, gradient_penalty
+from gancore.data.augment import diff_augment, random_translate
+from gancore.losses import consistency_penalty, get_gan_loss, gradient_penalty, r1_penalty
 from gancore.paths import atomic_write
 from gancore.runtime import as_device
 from gancore.train.callbacks import Callback, StatusFile, check_callbacks, run_callbacks
@@ -83,8 +83,10 @@ class Trainer:
         self.real, self.condition = real, tuple(condition)
         self.model_inputs = ModelInputs.checked(self.condition, inputs, len(real))
         self.inputs = self.model_inputs.named
-        if cfg.augment_shift and real.dim() != 4:
-            raise ValueError(f"augment_shift needs images (N, C, H, W), got real of shape {tuple(real.shape)}")
+        on_images = [name for name in ("augment_shift", "augment", "cr_weight") if getattr(cfg, name)]
+        if on_images and real.dim() != 4:
+            raise ValueError(f"{' and '.join(on_images)} {'needs' if len(on_images) == 1 else 'need'} images "
+                             f"(N, C, H, W), got real of shape {tuple(real.shape)}")
         if len(real) < cfg.batch_size:
             raise ValueError(f"batch_size {cfg.batch_size} exceeds the {len(real)} images")
         check_finite_data({"real": real, **{f"condition[{i}]": c for i, c in enumerate(self.condition)},
@@ -171,10 +173,31 @@ class Trainer:
         return (torch.randn(n, self.z_dim, generator=self.noise_rng).to(self.device),)
 
     def _for_d(self, images: Tensor) -> Tensor:
-        """What D is shown: the images, randomly shifted when ``augment_shift`` > 0. Real and
-        fake are shifted alike, so D cannot tell them apart by the shift, and G's gradient flows
-        through it; only the judged image moves, never the condition."""
-        return random_translate(images, self.config.augment_shift, self.augment_rng)
+        """What D is shown: the images, randomly shifted when ``augment_shift`` > 0, and coloured or
+        cut out as ``augment`` says (DiffAugment). Real and fake are augmented alike, so D cannot
+        tell them apart by it, and G's gradient flows through it; only the judged image changes,
+        never the condition."""
+        return diff_augment(images, self.config.augment, self.config.augment_shift, self.augment_rng)
+
+    def _d_regularisers(self, inputs: ModelInputs, real_d: Tensor, fake_d: Tensor, real_logits: Tensor,
+                        fake_logits: Tensor, d_step: int) -> dict[str, Tensor]:
+        """The weighted penalties added to L_D on D step ``d_step`` (counted from 0), by name:
+
+        gp  lambda * GP (WGAN-GP, on interpolates)
+        r1  gamma / 2 * R1 * k on real images, every k-th D step (lazy R1 with k = r1_every)
+        cr  lambda * (E(D(x) - D(T(x)))^2 + E(D(G(z)) - D(T(G(z))))^2), T a random shift (bCR)
+        """
+        cfg, terms = self.config, {}
+        critic = lambda x: inputs.call(self.D, x)  # noqa: E731
+        if self.gp_weight > 0:
+            terms["gp"] = self.gp_weight * gradient_penalty(critic, real_d, fake_d, generator=None)
+        if cfg.r1_gamma > 0 and d_step % cfg.r1_every == 0:
+            terms["r1"] = cfg.r1_gamma / 2 * cfg.r1_every * r1_penalty(critic, real_d)
+        if cfg.cr_weight > 0:
+            shifted = [random_translate(x, cfg.cr_shift, self.augment_rng) for x in (real_d, fake_d)]
+            terms["cr"] = cfg.cr_weight * (consistency_penalty(real_logits, critic(shifted[0]))
+                                           + consistency_penalty(fake_logits, critic(shifted[1])))
+        return terms
 
     # --------------------------------------------------------------- training
 
@@ -259,9 +282,10 @@ class Trainer:
                 real_d, fake_d = self._for_d(real), self._for_d(fake)
                 real_logits, fake_logits = inputs.call(self.D, real_d), inputs.call(self.D, fake_d)
                 loss_d = loss.d_loss(real_logits, fake_logits)
-                if self.gp_weight > 0:
-                    loss_d = loss_d + self.gp_weight * gradient_penalty(
-                        lambda x: inputs.call(self.D, x), real_d, fake_d, generator=None)
+                for name, term in self._d_regularisers(inputs, real_d, fake_d, real_logits, fake_logits,
+                                                       batch_number + k).items():
+                    record[f"loss_{name}"] = term.item()
+                    loss_d = loss_d + term
                 self._check_finite("D", loss_d)
                 self.opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()

@@ -96,11 +96,13 @@ class NotebookParams:
     @classmethod
     def parameters_cell(cls) -> str:
         """The source of the notebook's ``parameters`` cell: the notebook's own parameters, then
-        the shared ones, each ``name: type = default  # help``."""
+        those of mixins it inherits (such as the levers), then the shared ones, each
+        ``name: type = default  # help``."""
         hints = typing.get_type_hints(cls)
         shared = {f.name for f in fields(NotebookParams)}
-        ordered = [f for f in fields(cls) if f.name not in shared] + \
-                  [f for f in fields(cls) if f.name in shared]
+        own = [f for f in fields(cls) if f.name not in shared and f.name in vars(cls)]  # declared in cls
+        ordered = own + [f for f in fields(cls) if f.name not in shared and f not in own] + \
+            [f for f in fields(cls) if f.name in shared]
         lines = [f"# Parameters (papermill: -p NAME VALUE). Generated from {cls.__module__}.{cls.__name__}:",
                  "# change defaults there and run `make params`; change values here for one run."]
         for f in ordered:

@@ -15,8 +15,10 @@ def test_the_checkpoint_names_each_model_and_its_arguments(digits, tmp_path):
     path = make_trainer(digits, width=4).save_checkpoint(tmp_path / "ckpt.pt")
     state = torch.load(path, weights_only=False)
     assert state["format"] == CHECKPOINT_FORMAT
-    assert state["models"] == {"G": {"class": "DCGANGenerator", "config": {"z_dim": 8, "width": 4, "channels": 1}},
-                               "D": {"class": "DCGANDiscriminator", "config": {"width": 4, "channels": 1}}}
+    assert state["models"] == {"G": {"class": "DCGANGenerator", "config": {"z_dim": 8, "width": 4, "channels": 1,
+                                                                         "upsample": "transposed"}},
+                               "D": {"class": "DCGANDiscriminator", "config": {"width": 4, "channels": 1,
+                                                                             "spectral_norm": False}}}
 
 
 def test_trainer_load_rebuilds_the_run_and_resumes_bit_for_bit(digits, tmp_path):

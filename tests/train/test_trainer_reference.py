@@ -13,7 +13,10 @@ It draws every random number the way the trainer does, from the seed alone:
   randint(0, 2s + 1, (2, n)) (rows dy, then dx) for D's real images, D's fakes, then G's fakes;
   an image is padded by s pixels of -1 on every side and cropped at (dy, dx);
 - WGAN-GP's eps ~ U[0, 1] per sample comes from torch's global RNG (generator=None), so the test
-  seeds it right before train() and draws the same numbers from Generator().manual_seed(that seed).
+  seeds it right before train() and draws the same numbers from Generator().manual_seed(that seed);
+- R1 (gamma / 2 * k * E||grad_x D(x)||^2 on D's real inputs, on D steps b with b % k == 0) takes its
+  input gradients per sample by vmap; bCR's shifts by cr_shift come from the shift stream, after
+  D's two (real, then fake) and before G's.
 """
 import copy
 
@@ -79,9 +82,11 @@ def shift(x, dy, dx, s):
 class Reference:
     """Functional copies of G and D, stepped by hand with the trainer's random numbers."""
 
-    def __init__(self, G, D, real, loss, d_steps, augment_shift):
+    def __init__(self, G, D, real, loss, d_steps, augment_shift, r1_gamma=0.0, r1_every=1, cr_weight=0.0,
+                 cr_shift=3):
         self.G, self.D, self.real, self.loss = G, D, real, loss
         self.d_steps, self.s = d_steps, augment_shift
+        self.r1_gamma, self.r1_every, self.cr_weight, self.cr_shift = r1_gamma, r1_every, cr_weight, cr_shift
         self.g_params = {k: v.detach().clone() for k, v in G.named_parameters()}
         self.d_params = {k: v.detach().clone() for k, v in D.named_parameters()}
         self.adam = {"g": {}, "d": {}}
@@ -95,10 +100,11 @@ class Reference:
         perm = torch.randperm(N, generator=torch.Generator().manual_seed(SEED * 1_000_003 + epoch))
         return self.real[perm[i * BATCH:(i + 1) * BATCH]]
 
-    def shifts(self):
-        if self.s == 0:
+    def shifts(self, s=None):
+        s = self.s if s is None else s
+        if s == 0:
             return None, None
-        return torch.randint(0, 2 * self.s + 1, (2, BATCH), generator=self.shift_rng)
+        return torch.randint(0, 2 * s + 1, (2, BATCH), generator=self.shift_rng)
 
     def d(self, params, x):
         return functional_call(self.D, params, (x,))
@@ -108,6 +114,11 @@ class Reference:
         x_hat = eps * real_d + (1 - eps) * fake_d
         per_sample = vmap(grad(lambda x: self.d(params, x[None])[0]))(x_hat)
         return ((per_sample.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+    def r1(self, params, real_d):
+        """E ||grad_x D(x)||_2^2 on the real images D is shown."""
+        per_sample = vmap(grad(lambda x: self.d(params, x[None])[0]))(real_d)
+        return (per_sample.flatten(1) ** 2).sum(1).mean()
 
     def adam_step(self, which, params, grads, lr):
         b1, b2 = BETAS
@@ -125,11 +136,21 @@ class Reference:
             fake = functional_call(self.G, self.g_params, (z,)).detach()
             real_d, fake_d = shift(real, *self.shifts(), self.s), shift(fake, *self.shifts(), self.s)
             eps = torch.rand(BATCH, 1, 1, 1, generator=self.gp_rng) if self.loss == "wgan_gp" else None
+            lazy_r1 = self.r1_gamma > 0 and (self.step * self.d_steps + k) % self.r1_every == 0
+            if self.cr_weight > 0:
+                real_t = shift(real_d, *self.shifts(self.cr_shift), self.cr_shift)
+                fake_t = shift(fake_d, *self.shifts(self.cr_shift), self.cr_shift)
 
             def loss_d(params):
-                value = d_loss_by_hand(self.loss, self.d(params, real_d), self.d(params, fake_d))
+                r, f = self.d(params, real_d), self.d(params, fake_d)
+                value = d_loss_by_hand(self.loss, r, f)
                 if eps is not None:
                     value = value + 10.0 * self.penalty(params, real_d, fake_d, eps)  # lambda = 10
+                if lazy_r1:
+                    value = value + self.r1_gamma / 2 * self.r1_every * self.r1(params, real_d)
+                if self.cr_weight > 0:
+                    value = value + self.cr_weight * (((r - self.d(params, real_t)) ** 2).mean()
+                                                      + ((f - self.d(params, fake_t)) ** 2).mean())
                 return value
 
             self.adam_step("d", self.d_params, grad(loss_d)(self.d_params), LR_D)
@@ -145,16 +166,16 @@ class Reference:
         self.step += 1
 
 
-def trainer_and_reference(loss, d_steps, augment_shift):
+def trainer_and_reference(loss, d_steps, augment_shift, **regularisers):
     torch.manual_seed(0)
     real = torch.rand(N, *SHAPE) * 2 - 1
     G, D = MLPGenerator(Z_DIM, hidden=16, out_shape=SHAPE), MLPDiscriminator(SHAPE, hidden=16)
     with torch.no_grad():  # logits of a few units, not ~0.1: hinge's clamps and the sigmoid's bend act
         D.net[-1].weight.mul_(40)
-    reference = Reference(copy.deepcopy(G), copy.deepcopy(D), real, loss, d_steps, augment_shift)
+    reference = Reference(copy.deepcopy(G), copy.deepcopy(D), real, loss, d_steps, augment_shift, **regularisers)
     trainer = Trainer(G, D, real, loss=loss, batch_size=BATCH, d_steps=d_steps, lr_g=LR_G, lr_d=LR_D,
                       betas=BETAS, augment_shift=augment_shift, seed=SEED, sample_every=0,
-                      progress=False, device="cpu")
+                      progress=False, device="cpu", **regularisers)
     return trainer, reference
 
 
@@ -183,3 +204,29 @@ def test_trainer_steps_equal_hand_written_steps(loss, d_steps, augment_shift):
         assert max_gap(trainer.D, reference.d_params) < 1e-6, f"D after step {step}"
         assert max_gap(trainer.G, reference.g_params) < 1e-6, f"G after step {step}"
     assert max_gap(trainer.G, start) > 1e-4  # the weights moved 100x the tolerance and more
+
+
+REGULARISED = [
+    ("hinge", 1, 1, dict(r1_gamma=10.0)),
+    ("nonsaturating", 2, 0, dict(r1_gamma=4.0, r1_every=3)),  # lazy: D steps 0 and 3 of 4
+    ("hinge", 1, 1, dict(cr_weight=5.0, cr_shift=2)),
+    ("wgan_gp", 1, 1, dict(r1_gamma=1.0, cr_weight=1.0, cr_shift=1)),  # every penalty at once
+]
+
+
+@pytest.mark.parametrize("loss, d_steps, augment_shift, regularisers", REGULARISED)
+def test_regularised_steps_equal_hand_written_steps(loss, d_steps, augment_shift, regularisers):
+    trainer, reference = trainer_and_reference(loss, d_steps, augment_shift, **regularisers)
+    torch.manual_seed(GP_SEED)
+    for step in (1, 2):
+        trainer.train(1)
+        reference.train_step()
+        assert max_gap(trainer.D, reference.d_params) < 1e-6, f"D after step {step}"
+        assert max_gap(trainer.G, reference.g_params) < 1e-6, f"G after step {step}"
+    history = trainer.history
+    for name in ("r1", "cr"):
+        assert (f"loss_{name}" in history) == (f"{name}_weight" in regularisers or f"{name}_gamma" in regularisers)
+    # the penalties change the run: without them, D ends elsewhere
+    plain, _ = trainer_and_reference(loss, d_steps, augment_shift)
+    plain.train(2)
+    assert max_gap(plain.D, reference.d_params) > 1e-5
