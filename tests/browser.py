@@ -14,8 +14,7 @@ import shutil
 
 import pytest
 
-INSTALL = ("browser tests need Chromium and Playwright: `apt-get install chromium` (Debian/Ubuntu; "
-           "GANCORE_CHROMIUM=/path/to/chrome for another) and `pip install -e '.[test]'` (README, Browser tests)")
+INSTALL = "install: `apt-get install chromium`, `pip install -e '.[test]'` (README: Browser tests)"
 # Schemes that never leave the machine: the report itself, embedded images, the page's own objects.
 LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
 
@@ -35,11 +34,20 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
+def playwright_sync_api():
+    """playwright.sync_api, or skip (CI: fail) with the install line."""
+    try:
+        from playwright import sync_api
+    except ImportError:
+        skip_or_fail(f"browser test: Playwright is not installed; {INSTALL}")
+    return sync_api
+
+
 def launch_chromium(playwright):
     """Headless Chromium from the system. --no-sandbox: the sandbox refuses to start as root (containers, CI)."""
     path = chromium_path()
     if path is None:
-        skip_or_fail(f"no Chromium found; {INSTALL}")
+        skip_or_fail(f"browser test: no Chromium (`chromium` on PATH, or GANCORE_CHROMIUM); {INSTALL}")
     return playwright.chromium.launch(executable_path=path, args=["--no-sandbox", "--disable-dev-shm-usage"])
 
 

@@ -5,7 +5,7 @@ from contextlib import ExitStack
 import pytest
 import torch
 
-from tests.browser import INSTALL, launch_chromium, skip_or_fail
+from tests.browser import launch_chromium, playwright_sync_api
 
 
 @pytest.fixture(scope="module")
@@ -20,11 +20,7 @@ def one_cpu_thread():
 @pytest.fixture(scope="session")
 def browser():
     """Headless Chromium (the system's, driven by Playwright), started once for all browser tests."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        skip_or_fail(f"Playwright is not installed; {INSTALL}")
-    with sync_playwright() as playwright:
+    with playwright_sync_api().sync_playwright() as playwright:
         chromium = launch_chromium(playwright)
         yield chromium
         chromium.close()

@@ -12,22 +12,33 @@ from __future__ import annotations
 
 import re
 import time
-
-from playwright.sync_api import Locator, Page, expect
+from typing import TYPE_CHECKING
 
 from tests.workbook.lab_server import Lab
 
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the browser fixture (tests/conftest.py) skips, or under CI fails, the tests using it
+    expect = None
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator, Page
+
+PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook in the tab shown
 KERNEL_NAME = ".jp-NotebookPanel-toolbar .jp-Toolbar-kernelName"
+IDLE = '.jp-Notebook-ExecutionIndicator[data-status="idle"]'
 ERROR_OUTPUT = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
-# Run All is finished when every code cell shows an execution count and the kernel is idle; it
-# stopped when an output holds a traceback (JupyterLab draws error outputs as stderr).
-RUN_STATE = """([errorSelector]) => {
-  const errors = [...document.querySelectorAll(errorSelector)].filter(e => /Traceback|Error:/.test(e.textContent));
+# The execution counts of the code cells, 0 for a cell not run ("[ ]:") or running ("[*]:").
+COUNTS = """panel => [...panel.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(
+  p => parseInt((p.textContent.match(/\\[(\\d+)\\]/) || [0, '0'])[1]))"""
+# Run All is finished when every code cell shows a count above those before it and the kernel is idle;
+# it stopped when an output holds a traceback (JupyterLab draws error outputs as stderr).
+RUN_STATE = """([panelSelector, idleSelector, errorSelector, countsBefore]) => {
+  const panel = document.querySelector(panelSelector);
+  const errors = [...panel.querySelectorAll(errorSelector)].filter(e => /Traceback|Error:/.test(e.textContent));
   if (errors.length) return 'error';
-  const prompts = [...document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell .jp-InputPrompt')];
-  const ran = prompts.length > 0 && prompts.every(p => /^\\[\\d+\\]:$/.test(p.textContent.trim()));
-  const idle = document.querySelector('.jp-Notebook-ExecutionIndicator')?.getAttribute('data-status') === 'idle';
-  return ran && idle ? 'done' : false;
+  const counts = (""" + COUNTS + """)(panel);
+  const ran = counts.length > 0 && counts.every(n => n > Math.max(0, ...countsBefore));
+  return ran && panel.querySelector(idleSelector) ? 'done' : false;
 }"""
 
 
@@ -36,6 +47,7 @@ class LabNotebook:
 
     def __init__(self, page: Page):
         self.page = page
+        self.panel = page.locator(PANEL)
 
     @classmethod
     def open(cls, page: Page, lab: Lab, path: str, timeout: float = 120) -> "LabNotebook":
@@ -51,36 +63,40 @@ class LabNotebook:
             page.wait_for_timeout(250)
         notebook = cls(page)
         notebook.wait_idle(timeout)
-        expect(page.locator(KERNEL_NAME)).not_to_have_text("No Kernel", timeout=timeout * 1000)
+        expect(notebook.panel.locator(KERNEL_NAME)).not_to_have_text("No Kernel", timeout=timeout * 1000)
         return notebook
 
     def kernel_name(self) -> str:
         """The kernel's display name, as the notebook's toolbar shows it."""
-        return self.page.locator(KERNEL_NAME).inner_text().strip()
+        return self.panel.locator(KERNEL_NAME).inner_text().strip()
 
     def wait_idle(self, timeout: float = 120) -> None:
-        expect(self.page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]')).to_have_count(
-            1, timeout=timeout * 1000)
+        expect(self.panel.locator(IDLE)).to_have_count(1, timeout=timeout * 1000)
 
     def run_all(self, timeout: float = 300) -> None:
         """Run → Run All Cells from the menu bar; wait until every cell ran, failing on an error output."""
+        before = self.panel.evaluate(COUNTS)
         self.page.get_by_role("menuitem", name="Run", exact=True).click()
         self.page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-        state = self.page.wait_for_function(RUN_STATE, arg=[ERROR_OUTPUT], polling=250, timeout=timeout * 1000)
+        state = self.page.wait_for_function(RUN_STATE, arg=[PANEL, IDLE, ERROR_OUTPUT, before], polling=250,
+                                            timeout=timeout * 1000)
         assert state.json_value() == "done", "\n\n".join(self.errors())
 
     def errors(self) -> list[str]:
         """The text of every output that shows a traceback or an exception."""
-        texts = self.page.locator(ERROR_OUTPUT).all_inner_texts()
+        texts = self.panel.locator(ERROR_OUTPUT).all_inner_texts()
         return [text for text in texts if re.search(r"Traceback|Error:", text)]
+
+    @staticmethod
+    def _described(root: Page | Locator, description: str) -> Locator:
+        exact = re.compile(rf"^\s*{re.escape(description)}\s*$")
+        labelled = root.locator(".jupyter-widgets > .widget-label", has_text=exact).locator("xpath=..")
+        return labelled.or_(root.locator("button.jupyter-button", has_text=exact))
 
     def widget(self, description: str) -> Locator:
         """The one widget labelled ``description`` (sliders, drop-downs, text boxes) or the one button
         that reads ``description``."""
-        exact = re.compile(rf"^\s*{re.escape(description)}\s*$")
-        labelled = self.page.locator(".jupyter-widgets > .widget-label", has_text=exact).locator("xpath=..")
-        button = self.page.locator("button.jupyter-button", has_text=exact)
-        found = labelled.or_(button)
+        found = self._described(self.panel, description)
         expect(found, f"one widget described {description!r}").to_have_count(1)
         return found
 
@@ -100,9 +116,10 @@ class LabNotebook:
         expect(readout).not_to_have_text(before)
         return readout.inner_text()
 
-    def output_of(self, widget: Locator) -> Locator:
-        """The cell output that holds ``widget`` (a whole panel: its images, its status line)."""
-        return self.page.locator(".jp-OutputArea-output").filter(has=widget)
+    def output_of(self, description: str) -> Locator:
+        """The cell output that holds the widget ``description`` (a whole panel: its images, its status)."""
+        inside = self._described(self.page, description)  # `has` looks inside each output: no panel prefix
+        return self.panel.locator(".jp-OutputArea-output").filter(has=inside)
 
     @staticmethod
     def image_sources(where: Locator) -> list[str]:

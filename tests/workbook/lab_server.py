@@ -164,7 +164,8 @@ def lab_copy(tmp_path: Path, notebooks: list[Path]) -> tuple[Path, dict]:
     """A folder laid out like the project (``notebooks/``) holding copies of ``notebooks``, so that
     nothing JupyterLab saves (autosave, widget state) reaches the committed files; and the environment
     for a server on it: smoke mode, outputs and JupyterLab's settings and workspaces inside tmp_path,
-    and matplotlib's inline backend (the tests' MPLBACKEND=Agg would show figures as text)."""
+    matplotlib's inline backend (the tests' MPLBACKEND=Agg would show figures as text), and one torch
+    thread (a second one spins, waiting for a core that the browser or the server holds)."""
     root = tmp_path / "lab"
     (root / "notebooks").mkdir(parents=True)
     for path in notebooks:
@@ -175,5 +176,5 @@ def lab_copy(tmp_path: Path, notebooks: list[Path]) -> tuple[Path, dict]:
         (settings / name).write_text(json.dumps(values))
     env = {"GANCORE_SMOKE": "1", "GANCORE_OFFLINE": "1", "GANCORE_OUT_DIR": str(tmp_path / "out"),
            "JUPYTERLAB_SETTINGS_DIR": str(settings), "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "lab-workspaces"),
-           "MPLBACKEND": None}
+           "MPLBACKEND": None, "OMP_NUM_THREADS": "1"}
     return root, env

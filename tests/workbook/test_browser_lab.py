@@ -5,15 +5,14 @@ Chromium and Playwright: tests/browser.py (skipped with the install line where t
 import re
 
 from gancore.workbook.batch import list_notebooks
+from tests.browser import NetworkGuard
 from tests.workbook.lab_page import LabNotebook
 from tests.workbook.test_kernelspec import installed_by_make_setup
 
 STEP = re.compile(r"step (\d+) ")  # the panel's status line: "step 9 (warm: 3); hinge, adv=0.3, l1=12.5, ..."
 
 
-def test_a_student_trains_with_the_loss_weight_explorer(jupyterlab, browser_page, tmp_path):
-    from tests.browser import NetworkGuard
-
+def test_a_student_trains_with_the_loss_weight_explorer(browser_page, jupyterlab, tmp_path):
     lab = jupyterlab(*list_notebooks(["07_loss_weight_explorer"]))
     guard = NetworkGuard(browser_page, allowed=(lab.base,))
     notebook = LabNotebook.open(browser_page, lab, "notebooks/07_loss_weight_explorer.ipynb")
@@ -21,7 +20,7 @@ def test_a_student_trains_with_the_loss_weight_explorer(jupyterlab, browser_page
 
     notebook.run_all()
     train = notebook.widget("Train N steps")
-    panel = notebook.output_of(train)
+    panel = notebook.output_of("Train N steps")
     status = panel.locator(".widget-html-content")
     step_before = int(STEP.search(status.inner_text()).group(1))
     steps = int(notebook.widget("steps N").locator("input").input_value())
