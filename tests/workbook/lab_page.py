@@ -23,7 +23,7 @@ except ImportError:  # the browser fixture (tests/conftest.py) skips, or under C
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
 
-PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook in the tab shown
+SHOWN_PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook in the tab shown
 KERNEL_NAME = ".jp-NotebookPanel-toolbar .jp-Toolbar-kernelName"
 IDLE = '.jp-Notebook-ExecutionIndicator[data-status="idle"]'
 ERROR_OUTPUT = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
@@ -43,17 +43,31 @@ RUN_STATE = """([panelSelector, idleSelector, errorSelector, countsBefore]) => {
 
 
 class LabNotebook:
-    """One open notebook of a :class:`~tests.workbook.lab_server.Lab` in a Playwright page."""
+    """One open notebook of a :class:`~tests.workbook.lab_server.Lab` in a Playwright page: its tab's
+    panel, found by the id JupyterLab gave it, so that each object reads its own notebook."""
 
-    def __init__(self, page: Page):
+    def __init__(self, page: Page, panel_id: str):
         self.page = page
-        self.panel = page.locator(PANEL)
+        self.selector = f'.jp-NotebookPanel[id="{panel_id}"]'
+        self.panel = page.locator(self.selector)
 
     @classmethod
     def open(cls, page: Page, lab: Lab, path: str, timeout: float = 120) -> "LabNotebook":
-        """Open ``path`` (relative to the server's root) by its URL; wait until its kernel is idle, on the
-        server and on the page. No kernel there means JupyterLab asks which kernel to start."""
+        """Open ``path`` (relative to the server's root) by its URL, which loads JupyterLab."""
         page.goto(lab.url(f"lab/tree/{path}"), timeout=timeout * 1000)
+        return cls._ready(page, lab, path, timeout)
+
+    @classmethod
+    def open_from_file_browser(cls, page: Page, lab: Lab, path: str, timeout: float = 120) -> "LabNotebook":
+        """Open ``path`` in JupyterLab already loaded, by double-clicking it in the file browser
+        (showing its folder), in a new tab."""
+        page.locator(".jp-DirListing-item", has_text=re.compile(rf"^{re.escape(path.split('/')[-1])}")).dblclick()
+        return cls._ready(page, lab, path, timeout)
+
+    @classmethod
+    def _ready(cls, page: Page, lab: Lab, path: str, timeout: float) -> "LabNotebook":
+        """Wait until the notebook's kernel is idle, on the server and on the page. No kernel on the
+        server means JupyterLab asks which kernel to start: the screenshot shows it."""
         deadline = time.monotonic() + timeout
         while lab.kernel_state(path) != "idle":
             if time.monotonic() > deadline:
@@ -61,7 +75,7 @@ class LabNotebook:
                 raise AssertionError(f"no idle kernel for {path} after {timeout} s (screenshot: no_kernel.png "
                                      f"beside {lab.log}); sessions: {lab.get_json('api/sessions')}")
             page.wait_for_timeout(250)
-        notebook = cls(page)
+        notebook = cls(page, page.locator(SHOWN_PANEL).get_attribute("id"))
         notebook.wait_idle(timeout)
         expect(notebook.panel.locator(KERNEL_NAME)).not_to_have_text("No Kernel", timeout=timeout * 1000)
         return notebook
@@ -74,11 +88,13 @@ class LabNotebook:
         expect(self.panel.locator(IDLE)).to_have_count(1, timeout=timeout * 1000)
 
     def run_all(self, timeout: float = 300) -> None:
-        """Run → Run All Cells from the menu bar; wait until every cell ran, failing on an error output."""
+        """Run → Run All Cells from the menu bar; wait until every cell ran, failing on an error output.
+        The menu acts on the tab shown, which must be this notebook's."""
+        expect(self.panel).to_be_visible()
         before = self.panel.evaluate(COUNTS)
         self.page.get_by_role("menuitem", name="Run", exact=True).click()
         self.page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-        state = self.page.wait_for_function(RUN_STATE, arg=[PANEL, IDLE, ERROR_OUTPUT, before], polling=250,
+        state = self.page.wait_for_function(RUN_STATE, arg=[self.selector, IDLE, ERROR_OUTPUT, before], polling=250,
                                             timeout=timeout * 1000)
         assert state.json_value() == "done", "\n\n".join(self.errors())
 
