@@ -26,7 +26,7 @@ def notebook_that_raises(path):
 
 def test_a_student_trains_with_the_loss_weight_explorer(browser_page, jupyterlab, tmp_path):
     lab = jupyterlab(*list_notebooks(["07_loss_weight_explorer"]), notebook_that_raises(tmp_path / "raises.ipynb"))
-    guard = NetworkGuard(browser_page, allowed=(lab.base,))
+    guard = NetworkGuard(browser_page, allowed=(f"{lab.base}/",))
     notebook = LabNotebook.open(browser_page, lab, "notebooks/07_loss_weight_explorer.ipynb")
     assert notebook.kernel_name() == installed_by_make_setup()[1]  # "Python 3 (gancore)", not a stray kernel
 
