@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import logging
 import shutil
 import sys
 import time
@@ -25,6 +26,7 @@ from gancore.batch.grid import Grid, GridError, load_grid
 from gancore.batch.notebooks import list_notebooks
 from gancore.batch.sweep import report, run_grid
 from gancore.paths import resolve
+from gancore.workbook.notebook import smoke_mode
 
 
 def _parse_param(text: str) -> tuple[str, object]:
@@ -59,6 +61,7 @@ def parser() -> argparse.ArgumentParser:
 def grid_from_args(args) -> tuple[Grid, bool]:
     """The grid the command line asks for, and whether it replaces its output folder atomically."""
     extra = dict(args.param)
+    args.smoke = smoke_mode(args.smoke)  # see load_grid
     if len(args.targets) == 1 and args.targets[0].endswith((".yaml", ".yml")):
         grid = load_grid(args.targets[0], smoke=args.smoke)
         clash = sorted(set(extra) & (set(grid.grid) | set(grid.zip)))
@@ -88,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     except GridError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    logging.getLogger("papermill").setLevel(logging.CRITICAL)  # each run's error goes to its row instead
     start, final = time.perf_counter(), grid.output
     if replace:  # into a fresh folder beside the final one, swapped in only if every run succeeds
         grid.output = final.parent / f".partial-{final.name}-{datetime.now():%Y%m%d-%H%M%S}"

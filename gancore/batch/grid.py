@@ -94,6 +94,10 @@ class Grid:
                     raise GridError(f"{self.source}: {key}.{name} is set by the batch (each run writes into its "
                                     f"own folder under output); remove it")
                 seen[name] = key
+        names = [r.name for r in self.runs()]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise GridError(f"{self.source}: these runs would come twice (a value listed twice?): {', '.join(twice)}")
         for notebook in self.notebooks:
             declared = pm.inspect_notebook(str(notebook))
             for key, section in sections.items():
@@ -129,6 +133,12 @@ def _run_name(stem: str, varying: dict) -> str:
 def load_grid(path: str | os.PathLike, smoke: bool = False) -> Grid:
     """A checked :class:`Grid` from a YAML file; ``smoke`` adds ``smoke: true`` to its parameters."""
     import yaml
+
+    from gancore.workbook.notebook import smoke_mode
+
+    # GANCORE_SMOKE=1 shrinks every notebook anyway: say so in the parameters, so that a run's key
+    # (what a re-run compares) tells a smoke run from a full one
+    smoke = smoke_mode(smoke)
 
     path = Path(path)
     source = str(path)

@@ -10,6 +10,7 @@ runner's ``.status-cell.json``, the step from the trainer's ``.status-train.json
 """
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -67,14 +68,16 @@ class Board:
         doing = self.running(statuses)
         if self.tty:
             lines = [self.header(statuses, len(doing))] + [f"  {n}  {what}" for n, what in doing.items()]
+            width = shutil.get_terminal_size().columns - 1  # a wrapped line would break the redraw
+            lines = [line[:width] for line in lines]
             for r in finished:  # finished runs scroll above the live block
-                lines.insert(0, f"{r['status']:<11} {r['seconds']:6.1f} s  {r['name']}")
+                lines.insert(0, f"{r['status']:<11} {r.get('seconds') or 0:6.1f} s  {r['name']}")
             self.stream.write(f"\x1b[{self.drawn}F\x1b[J" if self.drawn else "")
             self.stream.write("\n".join(lines) + "\n")
             self.drawn = len(lines) - len(finished)
         else:
             for r in finished:
-                self.stream.write(f"{self.header(statuses, len(doing))}\n    {r['status']} {r['seconds']:.1f} s  {r['name']}\n")
+                self.stream.write(f"{self.header(statuses, len(doing))}\n    {r['status']} {r.get('seconds') or 0:.1f} s  {r['name']}\n")
             if time.time() - self.logged >= self.log_every and doing:
                 self.logged = time.time()
                 self.stream.write(self.header(statuses, len(doing)) + "\n"

@@ -33,9 +33,8 @@ def run_grid(grid: Grid, workers: int = 1, scheduler: str | None = None, force: 
     ``grid.output/results.csv``. :func:`report` prints them."""
     stream = stream or sys.stderr
     runs = grid.runs()
-    results = {r.name: _cached(grid, r) if not force else None for r in runs}
-    results = {name: res or _placeholder(r, "pending") for (name, res), r in zip(results.items(), runs)}
-    todo = [r for r in runs if results[r.name]["status"] != "ok" or force]
+    results = {r.name: (None if force else _cached(grid, r)) or _placeholder(r, "pending") for r in runs}
+    todo = [r for r in runs if results[r.name]["status"] != "ok"]
     grid.output.mkdir(parents=True, exist_ok=True)
     skipped = len(runs) - len(todo)
     run_module.STOP.clear()

@@ -92,7 +92,7 @@ class Toy2D(NotebookParams):
     """Notebook 02's parameters: a healthy run, a collapse and two fixes on each mixture."""
 
     notebook: ClassVar[str] = "02_toy_2d"
-    HEADLINE: ClassVar[tuple[str, ...]] = ("runs.*.modes_covered",)
+    HEADLINE: ClassVar[tuple[str, ...]] = ("runs.ring.modes_covered", "runs.grid.modes_covered")
 
     steps: int = param(1500, "generator steps of every run", positive_int, smoke=20)
     batch_size: int = param(256, "points per batch (real and generated)", positive_int)

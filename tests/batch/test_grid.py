@@ -19,7 +19,8 @@ from gancore.batch.results import (
 from gancore.paths import project_root
 
 
-def test_a_grid_expands_product_zip_and_seeds(tiny, grid_file, tmp_path):
+def test_a_grid_expands_product_zip_and_seeds(tiny, grid_file, tmp_path, monkeypatch):
+    monkeypatch.delenv("GANCORE_SMOKE", raising=False)  # which the tests set: it would make every grid smoke
     grid = load_grid(grid_file(f"""
 notebook: 01_a
 output: {tmp_path / 'out'}
@@ -35,6 +36,8 @@ seeds: 2
     assert len({r.key for r in runs}) == len(runs)  # the key tells every run apart
     assert runs[0].key == load_grid(grid.source, smoke=True).runs()[0].key  # and is stable
     assert runs[0].key != load_grid(grid.source).runs()[0].key  # smoke is a parameter like any other
+    monkeypatch.setenv("GANCORE_SMOKE", "1")
+    assert runs[0].key == load_grid(grid.source).runs()[0].key  # so is the environment's smoke mode
 
 
 @pytest.mark.parametrize("text, message", [
@@ -48,6 +51,7 @@ seeds: 2
     ("notebook: 01_a\nzip: {x: [1, 2], rate: [1.0]}", r"need one length; got \{'x': 2, 'rate': 1\}"),
     ("notebook: 01_a\nparameters: {x: 1}\ngrid: {x: [2]}", r"'x' is in both parameters and grid"),
     ("notebook: 01_a\nparameters: {out_dir: x}", r"parameters.out_dir is set by the batch"),
+    ("notebook: 01_a\nseeds: [0, 1, 0]", r"these runs would come twice .*: 01_a/seed=0"),
     ("notebook: 01_a\ngrids: {x: [1]}", r"unknown key\(s\) \['grids'\]"),
     ("notebook: 01_a\ngrid: {x: [1, 2}", r"(?s)is not valid YAML: .*line 2"),
 ])
