@@ -133,7 +133,12 @@ def summarise(rows: pd.DataFrame, settings: list[str]) -> pd.DataFrame:
                if c in rows and rows[c].notna().any()]
     keys = rows[varied].astype(str) if varied else pd.Series("all runs", index=rows.index, name="group")
     grouped = rows[figures].groupby([keys[c] for c in varied] if varied else keys)
-    table = grouped.mean().round(3).astype(str) + " ± " + grouped.std().round(3).astype(str)
+    mean, std = grouped.mean(), grouped.std()  # std is NaN for a group of one run
+
+    def cell(m: float, s: float) -> str:
+        return f"{m:.3f}" if pd.isna(s) else f"{m:.3f} ± {s:.3f}"
+
+    table = pd.DataFrame({c: [cell(m, s) for m, s in zip(mean[c], std[c])] for c in figures}, index=mean.index)
     return table.assign(seeds=grouped.size())
 
 

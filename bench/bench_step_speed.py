@@ -62,8 +62,8 @@ def make_trainer(trainer_levers: dict, net_levers: dict, compiled: bool) -> Trai
     images, labels = torch.rand(2048, 1, 28, 28) * 2 - 1, torch.randint(0, 10, (2048,))
     net_levers = dict(net_levers)
     if net_levers.pop("conditional", False):
-        G, D, condition = ClassConditionalGenerator(d["z_dim"], d["width"]), ClassConditionalDiscriminator(d["width"]), \
-            (labels,)
+        G, D = ClassConditionalGenerator(d["z_dim"], d["width"]), ClassConditionalDiscriminator(d["width"])
+        condition = (labels,)
     else:
         (G, D), condition = build_gan("dcgan", z_dim=d["z_dim"], width=d["width"], **net_levers), ()
     if compiled:

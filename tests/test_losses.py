@@ -141,22 +141,23 @@ def test_r1_penalty_linear_critic_and_its_parameter_gradient():
 def test_r1_penalty_against_finite_differences_on_a_small_net():
     """E ||grad_x D(x)||^2 with the input gradient taken by central differences, one pixel at a time."""
     torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3), torch.nn.Tanh(), torch.nn.Flatten(),
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 2), torch.nn.Tanh(), torch.nn.Flatten(),
                               torch.nn.Linear(3 * 2 * 2, 1)).double()
     critic = lambda x, scale: net(x).squeeze(1) * scale  # noqa: E731  (a condition passed through)
-    real = torch.randn(3, 1, 4, 4, dtype=torch.float64)
-    scale = torch.tensor([1.0, 2.0, -0.5], dtype=torch.float64)
+    real = torch.randn(2, 1, 3, 3, dtype=torch.float64)
+    scale = torch.tensor([2.0, -0.5], dtype=torch.float64)
     h, squared = 1e-6, []
-    for b in range(3):
-        g = torch.zeros(16, dtype=torch.float64)
-        for i in range(16):
-            step = torch.zeros(16, dtype=torch.float64)
-            step[i] = h
-            up, down = real[b] + step.view(1, 4, 4), real[b] - step.view(1, 4, 4)
-            g[i] = (critic(up[None], scale[b:b + 1]) - critic(down[None], scale[b:b + 1])).item() / (2 * h)
-        squared.append((g ** 2).sum().item())
+    with torch.no_grad():
+        for b in range(2):
+            g = torch.zeros(9, dtype=torch.float64)
+            for i in range(9):
+                step = torch.zeros(9, dtype=torch.float64)
+                step[i] = h
+                up, down = real[b] + step.view(1, 3, 3), real[b] - step.view(1, 3, 3)
+                g[i] = (critic(up[None], scale[b:b + 1]) - critic(down[None], scale[b:b + 1])).item() / (2 * h)
+            squared.append((g ** 2).sum().item())
     got = r1_penalty(critic, real, scale).item()
-    assert abs(got - sum(squared) / 3) < 1e-6 * max(1.0, got)
+    assert abs(got - sum(squared) / 2) < 1e-6 * max(1.0, got)
     assert got > 1e-3  # not vacuous
 
 

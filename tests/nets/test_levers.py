@@ -43,11 +43,12 @@ def test_spectral_norm_covers_every_layer_of_d(make):
     torch.manual_seed(0)
     D = make()
     args = (torch.randint(0, 10, (2,)),) if isinstance(D, ClassConditionalDiscriminator) else ()
-    for _ in range(60):
-        D(torch.randn(2, 1, 28, 28), *args)
+    D(torch.randn(2, 1, 28, 28), *args)  # runs in training mode
     layers = [m for m in D.modules() if isinstance(m, (nn.Conv2d, nn.Linear, nn.Embedding))]
     assert len(layers) == (4 if args else 3)
     for layer in layers:
+        for _ in range(100):  # each read of .weight in training mode is one more power iteration
+            layer.weight
         original = layer.parametrizations.weight.original.detach().double()
         matrix = original.flatten(1)  # (out, in * kh * kw): what the normalisation divides by
         sigma = power_iteration(matrix)
