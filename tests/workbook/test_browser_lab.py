@@ -8,7 +8,7 @@ import re
 import nbformat
 import pytest
 
-from gancore.workbook.batch import list_notebooks
+from gancore.batch import list_notebooks
 from tests.browser import NetworkGuard
 from tests.workbook.lab_page import LabNotebook
 from tests.workbook.test_kernelspec import installed_by_make_setup

@@ -10,8 +10,8 @@ import nbformat
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 
-from gancore.paths import project_root
 from gancore.batch import list_notebooks
+from gancore.paths import project_root
 
 
 def installed_by_make_setup() -> tuple[str, str]:
