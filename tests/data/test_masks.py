@@ -9,7 +9,7 @@ from gancore.data.masks import apply_mask, check_masked_batch, random_masks
 @pytest.mark.parametrize("kind", ["rect", "irregular", "mixed"])
 def test_masks_have_the_shape_values_and_hole_fraction_asked_for(kind):
     masks = random_masks(24, (32, 48), kind, hole_fraction=(0.1, 0.2), seed=3)
-    assert masks.shape == (40, 1, 32, 48) and masks.dtype == torch.float32
+    assert masks.shape == (24, 1, 32, 48) and masks.dtype == torch.float32
     assert set(masks.unique().tolist()) == {0.0, 1.0}
     fraction = masks.mean(dim=(1, 2, 3))
     assert float(fraction.min()) >= 0.1 and float(fraction.max()) <= 0.2
