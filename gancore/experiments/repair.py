@@ -13,7 +13,9 @@ so each differs from the target only inside the hole:
                      matching the known pixels at the hole's border
     gan              RepairGenerator (the style U-Net on masked ⊕ mask, composited) against a
                      conditional PatchGAN, trained with the gancore Trainer on
-                     L_G = adv_weight L_adv + l1 L1_hole + perceptual L_perc
+                     L_G = adv_weight L_adv + l1 L1_hole + perceptual L_perc;
+                     with ``guess="biharmonic"`` (the default) G starts from the biharmonic fill
+                     and learns a correction of it, coarse to fine; ``guess="none"``: from grey
 
 Measured inside the hole of every test case (:func:`hole_scores`): SSIM and PSNR inside
 the hole (:func:`gancore.metrics.per_image.hole_ssim`, :func:`~gancore.metrics.per_image.hole_psnr`,
@@ -24,7 +26,7 @@ with the caller's feature net (``feature_net``; never the net of the perceptual 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -45,7 +47,8 @@ METRICS: tuple[str, ...] = ("ssim", "psnr", "perceptual")
 # The defaults of repair_study: about 90 s of training on a 2-core laptop (see README / report).
 REPAIR_DEFAULTS: dict = {"steps": 150, "batch_size": 16, "width": 16, "loss": "hinge", "adv_weight": 0.1,
                          "l1": 1.0, "perceptual": 0.0, "lr_g": 1e-3, "lr_d": 1e-3, "masks_per_tile": 6,
-                         "test_masks_per_tile": 4, "hole_fraction": HOLE_FRACTION}
+                         "test_masks_per_tile": 4, "hole_fraction": HOLE_FRACTION, "guess": "biharmonic"}
+GUESSES: tuple[str, ...] = ("biharmonic", "none")  # G's first guess in the hole
 
 
 # --------------------------------------------------------------------------
@@ -64,17 +67,22 @@ def repair_tiles(seed: int = 0) -> dict[str, Tensor]:
 @dataclass(frozen=True)
 class RepairSet:
     """Repair cases: ``target`` (N, C, H, W) in [-1, 1], ``mask`` (N, 1, H, W) with 1 = hole, the
-    mask ``kind`` of each case ("rect" or "irregular") and the index of its source ``tile``."""
+    mask ``kind`` of each case ("rect" or "irregular"), the index of its source ``tile`` and,
+    optionally, a first ``guess`` (N, C, H, W) of the hole for the GAN (see :func:`with_guess`)."""
 
     target: Tensor
     mask: Tensor
     kind: tuple[str, ...]
     tile: Tensor
+    guess: Tensor | None = None
 
     def __post_init__(self):
         check_masked_batch(self.target, self.mask, "target")
         if len(self.kind) != len(self.target) or len(self.tile) != len(self.target):
             raise ValueError("a RepairSet needs one kind and one tile index per case")
+        if self.guess is not None and self.guess.shape != self.target.shape:
+            raise ValueError(f"guess must have the targets' shape {tuple(self.target.shape)}, "
+                             f"got {tuple(self.guess.shape)}")
 
     def __len__(self) -> int:
         return len(self.target)
@@ -87,6 +95,21 @@ class RepairSet:
     @property
     def hole_fraction(self) -> Tensor:
         return self.mask.mean(dim=(1, 2, 3))  # (N,)
+
+    @property
+    def inputs(self) -> dict[str, Tensor]:
+        """What G and D are given, by name: masked, mask and, when there is one, guess."""
+        return {"masked": self.masked, "mask": self.mask, **({} if self.guess is None else {"guess": self.guess})}
+
+
+def with_guess(data: RepairSet, guess: str, filled: Tensor | None = None) -> RepairSet:
+    """``data`` with G's first guess of each hole: ``"biharmonic"`` (:func:`biharmonic_fill`, or
+    ``filled`` when already computed) or ``"none"`` (G starts from grey)."""
+    if guess not in GUESSES:
+        raise ValueError(f"unknown guess {guess!r}; choose one of: {', '.join(GUESSES)}")
+    if guess == "none":
+        return replace(data, guess=None)
+    return replace(data, guess=biharmonic_fill(data.masked, data.mask) if filled is None else filled)
 
 
 def make_repair_set(tiles: Tensor, masks_per_tile: int, seed: int = 0,
@@ -195,20 +218,26 @@ def build_repair_trainer(train: RepairSet, *, loss: str = REPAIR_DEFAULTS["loss"
         torch.manual_seed(seed)
         G = RepairGenerator(channels, width=width)
         D = RepairDiscriminator(channels, width=width) if adv_weight > 0 else None
-    return Trainer(G, D, train.target, inputs={"masked": train.masked, "mask": train.mask}, config=config,
+    return Trainer(G, D, train.target, inputs=train.inputs, config=config,
                    aux_loss=aux, device=as_device(device), progress=progress)
 
 
 @torch.no_grad()
-def gan_fill(generator: RepairGenerator, masked: Tensor, mask: Tensor, batch_size: int = 256) -> Tensor:
-    """``generator``'s repairs (N, C, H, W) on the CPU: eval mode, no gradients, batched, on the
+def gan_fill(generator: RepairGenerator, masked: Tensor, mask: Tensor, guess: Tensor | None = None,
+             batch_size: int = 256) -> Tensor:
+    """``generator``'s repairs (N, C, H, W) on the CPU, from its first ``guess`` of the holes (as
+    it was trained: None or e.g. the biharmonic fill): eval mode, no gradients, batched, on the
     generator's device; its mode is restored."""
     check_masked_batch(masked, mask, "masked")
     device = next(generator.parameters()).device
     was_training = generator.training
     generator.eval()
+
+    def rows(x, i):
+        return None if x is None else x[i:i + batch_size].to(device)
+
     try:
-        out = [generator(masked=masked[i:i + batch_size].to(device), mask=mask[i:i + batch_size].to(device)).cpu()
+        out = [generator(masked=rows(masked, i), mask=rows(mask, i), guess=rows(guess, i)).cpu()
                for i in range(0, len(masked), batch_size)]
     finally:
         generator.train(was_training)
@@ -309,13 +338,15 @@ def repair_study(train_tiles: Tensor, test_tiles: Tensor, *, feature_net: Featur
                  batch_size: int = REPAIR_DEFAULTS["batch_size"],
                  masks_per_tile: int = REPAIR_DEFAULTS["masks_per_tile"],
                  test_masks_per_tile: int = REPAIR_DEFAULTS["test_masks_per_tile"],
-                 hole_fraction: tuple[float, float] = REPAIR_DEFAULTS["hole_fraction"], seed: int = 0,
+                 hole_fraction: tuple[float, float] = REPAIR_DEFAULTS["hole_fraction"],
+                 guess: str = REPAIR_DEFAULTS["guess"], seed: int = 0,
                  device=None, n_examples: int = 6, progress: bool = True, **training) -> RepairStudy:
     """Train the repair GAN on ``train_tiles`` with random holes, repair ``test_tiles`` (each with
     ``test_masks_per_tile`` holes of their own, half rectangles, half strokes) with the three
     methods, and measure inside the holes with ``feature_net`` (the grader; keep it independent of
-    ``loss_net``, the net of the perceptual term, used only when ``perceptual > 0``).
-    ``training``: further keywords of :func:`build_repair_trainer` (weights, learning rates, width)."""
+    ``loss_net``, the net of the perceptual term, used only when ``perceptual > 0``). ``guess``:
+    where G starts in the hole (:func:`with_guess`; "biharmonic" costs one biharmonic fill per
+    training case). ``training``: further keywords of :func:`build_repair_trainer` (weights, learning rates, width)."""
     if not isinstance(feature_net, FeatureNet):
         raise TypeError(f"feature_net must be a gancore FeatureNet (the grader), got {type(feature_net).__name__}")
     if loss_net is not None and loss_net is feature_net:
@@ -323,15 +354,17 @@ def repair_study(train_tiles: Tensor, test_tiles: Tensor, *, feature_net: Featur
                          "trained against a net would be graded by it; pass two independent nets")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be an int >= 1, got {steps!r}")
-    train = make_repair_set(train_tiles, masks_per_tile, seed, hole_fraction, flip=True)
+    if guess not in GUESSES:  # before the costly parts
+        raise ValueError(f"unknown guess {guess!r}; choose one of: {', '.join(GUESSES)}")
+    train = with_guess(make_repair_set(train_tiles, masks_per_tile, seed, hole_fraction, flip=True), guess)
     test = make_repair_set(test_tiles, test_masks_per_tile, seed + 1000, hole_fraction)
+    masked, biharmonic = test.masked, biharmonic_fill(test.masked, test.mask)
     trainer = build_repair_trainer(train, batch_size=batch_size, seed=seed, device=device, loss_net=loss_net,
                                    progress=progress, **training)
     history = trainer.train(steps, desc="repair GAN")
 
-    masked = test.masked
-    outputs = {"mean_fill": mean_fill(masked, test.mask), "biharmonic": biharmonic_fill(masked, test.mask),
-               "gan": gan_fill(trainer.G, masked, test.mask)}
+    outputs = {"mean_fill": mean_fill(masked, test.mask), "biharmonic": biharmonic,
+               "gan": gan_fill(trainer.G, masked, test.mask, with_guess(test, guess, biharmonic).guess)}
     case = pd.DataFrame({"kind": list(test.kind), "hole_fraction": test.hole_fraction.numpy(),
                          "texture": texture(test).numpy(), "tile": test.tile.numpy()})
     per_image = pd.concat({"case": case, **{m: hole_scores(out, test, feature_net) for m, out in outputs.items()}},

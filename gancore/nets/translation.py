@@ -200,35 +200,46 @@ class PatchDiscriminator(Discriminator):
 
 
 class RepairGenerator(StyleGenerator):
-    """G(masked, mask) -> repaired image: the style U-Net with masked ⊕ mask as its content
-    and also as its "exemplar", whose spatially averaged code carries the known pixels'
-    colours and textures to every decoder layer (context the U-Net's ~20-pixel receptive
-    field cannot reach from the middle of a large hole). The output is composited,
+    """G(masked, mask, guess) -> repaired image: the style U-Net with x ⊕ m as its content and
+    also as its "exemplar", whose spatially averaged code carries the known pixels' colours and
+    textures to every decoder layer. x is the masked image with its hole holding ``guess`` (a
+    first guess, e.g. the biharmonic fill) or, without one, 0. G paints a correction of x,
+    composited so known pixels come back exactly and every loss sees the hole alone:
 
-        y = m * G_raw(x ⊕ m) + (1 - m) * x,     m = 1 in the hole,
+        y = m * clip(x + G_raw(x ⊕ m), -1, 1) + (1 - m) * masked,     m = 1 in the hole.
 
-    so known pixels come back exactly and every loss sees the hole alone.
+    The last layer starts at zero, so an untrained G returns x: with a guess, training starts
+    from the guess and learns what it misses (texture), as coarse-to-fine inpainting does.
     """
 
     def __init__(self, channels: int = 3, width: int = 16, style_dim: int = 64):
         super().__init__(content_channels=channels + 1, style_channels=channels + 1, out_channels=channels,
                          width=width, style_dim=style_dim)
         self.channels = channels
+        nn.init.zeros_(self.to_image.weight)
+        nn.init.zeros_(self.to_image.bias)
 
-    def check_inputs(self, masked: Tensor, mask: Tensor) -> None:
-        """Raise ValueError unless masked (B, C, H, W) and mask (B, 1, H, W) fit G and each other."""
+    def check_inputs(self, masked: Tensor, mask: Tensor, guess: Tensor | None = None) -> None:
+        """Raise ValueError unless masked (B, C, H, W), mask (B, 1, H, W) and guess (as masked)
+        fit G and each other."""
         _check_mask_pair(masked, mask, self.channels)
+        if guess is not None and (not isinstance(guess, Tensor) or guess.shape != masked.shape):
+            shape = tuple(guess.shape) if isinstance(guess, Tensor) else type(guess).__name__
+            raise ValueError(f"guess must have masked's shape {tuple(masked.shape)}, got {shape}")
 
-    def forward(self, masked: Tensor, mask: Tensor) -> Tensor:
-        self.check_inputs(masked, mask)
-        given = torch.cat([masked, mask], dim=1)  # (B, C + 1, H, W)
+    def forward(self, masked: Tensor, mask: Tensor, guess: Tensor | None = None) -> Tensor:
+        self.check_inputs(masked, mask, guess)
+        x = masked if guess is None else masked * (1 - mask) + guess * mask  # (B, C, H, W)
+        given = torch.cat([x, mask], dim=1)  # (B, C + 1, H, W)
         raw = self._generate(given, given)  # (B, C, H, W)
-        return mask * raw + (1 - mask) * masked
+        return mask * (x + raw).clamp(-1, 1) + (1 - mask) * masked
 
 
 class RepairDiscriminator(PatchDiscriminator):
     """Conditional PatchGAN D(image, masked, mask) -> (B, 1, H/4, W/4) logits: pix2pix's
-    D with masked ⊕ mask as the aligned condition, which tells each patch where the hole is."""
+    D with masked ⊕ mask as the aligned condition, which tells each patch where the hole is.
+    It takes G's ``guess`` too (the trainer passes every input to both) and ignores it: D
+    judges a repair against what was known, not against G's starting point."""
 
     def __init__(self, channels: int = 3, width: int = 16):
         super().__init__(image_channels=channels, content_channels=channels + 1,
@@ -241,7 +252,7 @@ class RepairDiscriminator(PatchDiscriminator):
         if image.shape != masked.shape:
             raise ValueError(f"image {tuple(image.shape)} and masked {tuple(masked.shape)} must have one shape")
 
-    def forward(self, image: Tensor, masked: Tensor, mask: Tensor) -> Tensor:
+    def forward(self, image: Tensor, masked: Tensor, mask: Tensor, guess: Tensor | None = None) -> Tensor:
         self.check_inputs(image, masked, mask)
         given = torch.cat([masked, mask], dim=1)  # (B, C + 1, H, W)
         return self._logits(image, given, given)
