@@ -1,4 +1,5 @@
-"""Per-image comparisons of an output with its target: SSIM, PSNR, perceptual and style distance.
+"""Per-image comparisons of an output with its target: SSIM, PSNR, perceptual and style distance,
+and SSIM and PSNR inside a hole (image repair).
 
 SSIM and PSNR take ``data_range``, the width of the images' value range (1 for
 [0, 1], 2 for [-1, 1], 255 for 0..255), and match scikit-image's
@@ -10,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gancore.losses import gram_matrix, perceptual_loss
+from gancore.losses import gram_matrix
 from gancore.nets.feature import FeatureNet
 
 PSNR_CAP = 100.0  # dB; identical images would give +inf, which JSON cannot hold
@@ -47,6 +48,42 @@ def _check_values(a: Tensor, b: Tensor, data_range: float) -> None:
                          f"pass the width of their value range (1 for [0, 1], 2 for [-1, 1], 255 for 0..255)")
 
 
+def ssim_map(a: Tensor, b: Tensor, data_range: float = 1.0, win_size: int = 7, k1: float = 0.01,
+             k2: float = 0.03, full: bool = False) -> Tensor:
+    """The SSIM map (N, C, H', W') of :func:`ssim`, one value per window position (float64).
+
+    ``full=False``: only where the window fits, H' = H - win_size + 1 (what :func:`ssim` averages).
+    ``full=True``: one value per pixel, H' = H, the window centred on it and the images extended
+    by mirroring at the border (scipy's mode "reflect"): skimage's ``structural_similarity(...,
+    full=True)`` map, which :func:`hole_ssim` averages over the hole.
+    """
+    _check_values(a, b, data_range)
+    if not (isinstance(win_size, int) and win_size % 2 == 1 and 1 < win_size <= min(a.shape[2:])):
+        raise ValueError(f"win_size must be an odd int > 1 that fits the images, got {win_size!r}")
+    a, b = a.double(), b.double()
+    n_px = win_size * win_size
+    cov_norm = n_px / (n_px - 1)  # unbiased local (co)variances, as skimage
+    if full:
+        a, b = _symmetric_pad(a, win_size // 2), _symmetric_pad(b, win_size // 2)
+
+    def mean(x):  # (N, C, H - w + 1, W - w + 1), only where the window fits
+        return F.avg_pool2d(x, win_size, stride=1)
+
+    mu_a, mu_b = mean(a), mean(b)
+    var_a = cov_norm * (mean(a * a) - mu_a**2)
+    var_b = cov_norm * (mean(b * b) - mu_b**2)
+    cov = cov_norm * (mean(a * b) - mu_a * mu_b)
+    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
+    return ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+
+
+def _symmetric_pad(x: Tensor, r: int) -> Tensor:
+    """Pad H and W by ``r`` mirroring with the edge pixel repeated (d c b a | a b c d | d c b a),
+    scipy.ndimage's "reflect"; torch's own "reflect" leaves the edge pixel out."""
+    x = torch.cat([x[..., :r, :].flip(-2), x, x[..., -r:, :].flip(-2)], dim=-2)
+    return torch.cat([x[..., :r].flip(-1), x, x[..., -r:].flip(-1)], dim=-1)
+
+
 def ssim(a: Tensor, b: Tensor, data_range: float = 1.0, win_size: int = 7, k1: float = 0.01,
          k2: float = 0.03) -> Tensor:
     """Structural similarity per image (N,) of images whose values span at most ``data_range`` L.
@@ -57,21 +94,7 @@ def ssim(a: Tensor, b: Tensor, data_range: float = 1.0, win_size: int = 7, k1: f
     where the window fits and over channels: skimage's
     ``structural_similarity(data_range=L, channel_axis=0)`` defaults.
     """
-    _check_values(a, b, data_range)
-    a, b = a.double(), b.double()
-    n_px = win_size * win_size
-    cov_norm = n_px / (n_px - 1)  # unbiased local (co)variances, as skimage
-
-    def mean(x):  # (N, C, H - w + 1, W - w + 1), only where the window fits
-        return F.avg_pool2d(x, win_size, stride=1)
-
-    mu_a, mu_b = mean(a), mean(b)
-    var_a = cov_norm * (mean(a * a) - mu_a**2)
-    var_b = cov_norm * (mean(b * b) - mu_b**2)
-    cov = cov_norm * (mean(a * b) - mu_a * mu_b)
-    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
-    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
-    return s.mean(dim=(1, 2, 3)).float()
+    return ssim_map(a, b, data_range, win_size, k1, k2).mean(dim=(1, 2, 3)).float()
 
 
 def psnr(a: Tensor, b: Tensor, data_range: float = 1.0) -> Tensor:
@@ -84,20 +107,69 @@ def psnr(a: Tensor, b: Tensor, data_range: float = 1.0) -> Tensor:
 
 
 @torch.no_grad()
-def perceptual_distance(a: Tensor, b: Tensor, net: FeatureNet, batch_size: int = 500) -> float:
-    """The perceptual loss between two image sets, paired by index, over all N pairs:
+def perceptual_distances(a: Tensor, b: Tensor, net: FeatureNet, batch_size: int = 500) -> Tensor:
+    """The perceptual loss of each pair (N,), float64:
 
-    d(a, b) = sum_l mean (phi_l(a) - phi_l(b))^2   (batched; equals one pass over all N)
+    d(a_n, b_n) = sum_l mean_{c,h,w} (phi_l(a_n) - phi_l(b_n))^2
     """
     if a.shape != b.shape:
         raise ValueError(f"a and b must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
     _check_finite(a, b)
-    total = 0.0
+    out = []
     for start in range(0, len(a), batch_size):
         fa = net.features(a[start:start + batch_size].to(net.device))
         fb = net.features(b[start:start + batch_size].to(net.device))
-        total += float(perceptual_loss(fa, fb)) * len(fa[0])
-    return total / len(a)
+        out.append(sum(((x.double() - y.double()) ** 2).flatten(1).mean(1) for x, y in zip(fa, fb)).cpu())
+    return torch.cat(out)
+
+
+def perceptual_distance(a: Tensor, b: Tensor, net: FeatureNet, batch_size: int = 500) -> float:
+    """The perceptual loss between two image sets, paired by index, over all N pairs:
+
+    d(a, b) = sum_l mean (phi_l(a) - phi_l(b))^2 = mean_n :func:`perceptual_distances`
+    (every image has the same feature shapes, so the mean over pairs is the one-batch loss)
+    """
+    return float(perceptual_distances(a, b, net, batch_size).mean())
+
+
+# --------------------------------------------------------------------------
+# Inside a hole: the metrics of image repair
+# --------------------------------------------------------------------------
+
+
+def _check_hole(a: Tensor, mask: Tensor) -> Tensor:
+    if mask.dim() != 4 or mask.shape[1] != 1 or mask.shape[0] != a.shape[0] or mask.shape[2:] != a.shape[2:]:
+        raise ValueError(f"the mask must be (N, 1, H, W) for images {tuple(a.shape)}, got {tuple(mask.shape)}")
+    if not bool(((mask == 0) | (mask == 1)).all()):
+        raise ValueError("the mask must hold only 0 (known pixel) and 1 (hole)")
+    holes = mask.double().sum(dim=(1, 2, 3))  # (N,) hole pixels per image
+    if bool((holes == 0).any()):
+        raise ValueError("every image needs a hole (a mask with at least one 1) to be measured inside it")
+    return mask.double()
+
+
+def hole_ssim(a: Tensor, b: Tensor, mask: Tensor, data_range: float = 1.0, win_size: int = 7) -> Tensor:
+    """SSIM inside the hole, per image (N,): the full SSIM map (:func:`ssim_map` with
+    ``full=True``, a window centred on every pixel) averaged over the hole's pixels and channels,
+
+        SSIM_hole = sum_{c,p} m_p S_c(p) / (C sum_p m_p),      m = 1 in the hole.
+
+    Windows at the hole's edge also see known pixels (equal in a repair and its target)."""
+    _check_pair(a, b)
+    m = _check_hole(a, mask)
+    s = ssim_map(a, b, data_range, win_size, full=True)  # (N, C, H, W)
+    return ((s * m).sum(dim=(1, 2, 3)) / (a.shape[1] * m.sum(dim=(1, 2, 3)))).float()
+
+
+def hole_psnr(a: Tensor, b: Tensor, mask: Tensor, data_range: float = 1.0) -> Tensor:
+    """PSNR on the hole's pixels alone, per image (N,), in dB, capped at :data:`PSNR_CAP`:
+
+        PSNR_hole = 10 log10(L^2 / MSE_hole),   MSE_hole = sum_{c,p} m_p (a - b)^2 / (C sum_p m_p)
+    """
+    _check_values(a, b, data_range)
+    m = _check_hole(a, mask)
+    mse = (((a.double() - b.double()) ** 2) * m).sum(dim=(1, 2, 3)) / (a.shape[1] * m.sum(dim=(1, 2, 3)))
+    return (10 * torch.log10(data_range**2 / mse)).clamp(max=PSNR_CAP).float()
 
 
 @torch.no_grad()

@@ -134,6 +134,10 @@ class StyleGenerator(Generator):
 
     def forward(self, content: Tensor, exemplar: Tensor) -> Tensor:
         self.check_inputs(content, exemplar)
+        return self._generate(content, exemplar)
+
+    def _generate(self, content: Tensor, exemplar: Tensor) -> Tensor:
+        """The network, inputs already checked (subclasses check theirs, then call this)."""
         s = self.style(exemplar)  # (B, style_dim)
         e1 = self.enc1(content)  # (B, w, H, W)
         e2 = self.enc2(e1)  # (B, 2w, H/2, W/2)
@@ -181,6 +185,86 @@ class PatchDiscriminator(Discriminator):
 
     def forward(self, image: Tensor, content: Tensor, exemplar: Tensor) -> Tensor:
         self.check_inputs(image, content, exemplar)
+        return self._logits(image, content, exemplar)
+
+    def _logits(self, image: Tensor, content: Tensor, exemplar: Tensor) -> Tensor:
+        """The network, inputs already checked (subclasses check theirs, then call this)."""
         h = self.body(torch.cat([image, content], dim=1))  # (B, 2w, H/4, W/4)
         code = self.style(exemplar)[:, :, None, None]  # (B, 2w, 1, 1)
         return self.logit(h) + (code * h).sum(1, keepdim=True)  # (B, 1, H/4, W/4)
+
+
+# --------------------------------------------------------------------------
+# Image repair (inpainting): the same two networks on masked images
+# --------------------------------------------------------------------------
+
+
+class RepairGenerator(StyleGenerator):
+    """G(masked, mask, guess) -> repaired image: the style U-Net with x ⊕ m as its content and
+    also as its "exemplar", whose spatially averaged code carries the known pixels' colours and
+    textures to every decoder layer. x is the masked image with its hole holding ``guess`` (a
+    first guess, e.g. the biharmonic fill) or, without one, 0. G paints a correction of x,
+    composited so known pixels come back exactly and every loss sees the hole alone:
+
+        y = m * clip(x + G_raw(x ⊕ m), -1, 1) + (1 - m) * masked,     m = 1 in the hole.
+
+    The last layer starts at zero, so an untrained G returns x: with a guess, training starts
+    from the guess and learns what it misses (texture), as coarse-to-fine inpainting does.
+    """
+
+    def __init__(self, channels: int = 3, width: int = 16, style_dim: int = 64):
+        super().__init__(content_channels=channels + 1, style_channels=channels + 1, out_channels=channels,
+                         width=width, style_dim=style_dim)
+        self.channels = channels
+        nn.init.zeros_(self.to_image.weight)
+        nn.init.zeros_(self.to_image.bias)
+
+    def check_inputs(self, masked: Tensor, mask: Tensor, guess: Tensor | None = None) -> None:
+        """Raise ValueError unless masked (B, C, H, W), mask (B, 1, H, W) and guess (as masked)
+        fit G and each other."""
+        _check_mask_pair(masked, mask, self.channels)
+        if guess is not None and (not isinstance(guess, Tensor) or guess.shape != masked.shape):
+            shape = tuple(guess.shape) if isinstance(guess, Tensor) else type(guess).__name__
+            raise ValueError(f"guess must have masked's shape {tuple(masked.shape)}, got {shape}")
+
+    def forward(self, masked: Tensor, mask: Tensor, guess: Tensor | None = None) -> Tensor:
+        self.check_inputs(masked, mask, guess)
+        x = masked if guess is None else masked * (1 - mask) + guess * mask  # (B, C, H, W)
+        given = torch.cat([x, mask], dim=1)  # (B, C + 1, H, W)
+        raw = self._generate(given, given)  # (B, C, H, W)
+        return mask * (x + raw).clamp(-1, 1) + (1 - mask) * masked
+
+
+class RepairDiscriminator(PatchDiscriminator):
+    """Conditional PatchGAN D(image, masked, mask) -> (B, 1, H/4, W/4) logits: pix2pix's
+    D with masked ⊕ mask as the aligned condition, which tells each patch where the hole is.
+    It takes G's ``guess`` too (the trainer passes every input to both) and ignores it: D
+    judges a repair against what was known, not against G's starting point."""
+
+    def __init__(self, channels: int = 3, width: int = 16):
+        super().__init__(image_channels=channels, content_channels=channels + 1,
+                         style_channels=channels + 1, width=width)
+        self.channels = channels
+
+    def check_inputs(self, image: Tensor, masked: Tensor, mask: Tensor) -> None:
+        _check_mask_pair(masked, mask, self.channels)
+        _check_image("image", image, self.channels, "channels")
+        if image.shape != masked.shape:
+            raise ValueError(f"image {tuple(image.shape)} and masked {tuple(masked.shape)} must have one shape")
+
+    def forward(self, image: Tensor, masked: Tensor, mask: Tensor, guess: Tensor | None = None) -> Tensor:
+        self.check_inputs(image, masked, mask)
+        given = torch.cat([masked, mask], dim=1)  # (B, C + 1, H, W)
+        return self._logits(image, given, given)
+
+
+def _check_mask_pair(masked: Tensor, mask: Tensor, channels: int) -> None:
+    _check_image("masked", masked, channels, "channels")
+    if not isinstance(mask, Tensor) or mask.dim() != 4 or mask.shape[1] != 1 \
+            or mask.shape[0] != masked.shape[0] or mask.shape[2:] != masked.shape[2:]:
+        shape = tuple(mask.shape) if isinstance(mask, Tensor) else type(mask).__name__
+        raise ValueError(f"the mask must be (B, 1, H, W) with masked's B, H, W {tuple(masked.shape)}, "
+                         f"got {shape}")
+    if masked.shape[2] % 4 or masked.shape[3] % 4:
+        raise ValueError(f"image size must be divisible by 4 (two 2x down-samplings), got "
+                         f"{masked.shape[2]}x{masked.shape[3]}")

@@ -1,13 +1,24 @@
 """SSIM and PSNR over other value ranges against scikit-image, the Gram-matrix style distance,
 and the per-image metrics' refusal of bad images. (The [0, 1] scikit-image comparisons are in
 tests/experiments/test_style_transfer.py.)"""
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from gancore.losses import style_loss
-from gancore.metrics.per_image import perceptual_distance, psnr, ssim, style_distance
+from gancore.losses import perceptual_loss, style_loss
+from gancore.metrics.per_image import (
+    PSNR_CAP,
+    hole_psnr,
+    hole_ssim,
+    perceptual_distance,
+    perceptual_distances,
+    psnr,
+    ssim,
+    ssim_map,
+    style_distance,
+)
 from gancore.nets.feature import FeatureNet
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")  # tests/conftest.py
@@ -117,3 +128,77 @@ def test_style_distance_averages_to_the_style_loss_on_a_feature_net():
     assert abs(float(per_image.mean()) - expected) < 1e-5 * expected
     with pytest.raises(ValueError, match="one shape"):
         style_distance(a, b[:5], net)
+
+
+# ----------------------------------------------------------------------------- inside a hole
+
+
+def holes(n=4, size=16, seed=0):
+    """Masks (n, 1, size, size): a rectangle in each, of another size and place."""
+    mask = torch.zeros(n, 1, size, size, dtype=torch.float64)
+    for i in range(n):
+        mask[i, 0, i + 1:i + 6, 2 * i:2 * i + 4 + i] = 1
+    return mask
+
+
+def test_the_full_ssim_map_is_skimages():
+    a, b = pairs_in(0.0, 1.0, size=12)
+    ours = ssim_map(a, b, full=True)  # (N, C, 12, 12), mirrored borders
+    for i in range(len(a)):
+        _, ref = structural_similarity(a[i].numpy(), b[i].numpy(), channel_axis=0, data_range=1.0, full=True)
+        assert ours.shape[1:] == ref.shape
+        assert float((ours[i] - torch.from_numpy(ref)).abs().max()) < 1e-10
+    assert float(ours.std()) > 0.05  # a map, not a constant
+
+
+def test_hole_ssim_is_skimages_full_map_averaged_over_the_hole():
+    a, b = pairs_in(0.0, 1.0)
+    mask = holes()
+    ours = hole_ssim(a, b, mask)
+    for i in range(len(a)):
+        _, ref = structural_similarity(a[i].numpy(), b[i].numpy(), channel_axis=0, data_range=1.0, full=True)
+        hole = mask[i, 0].bool().numpy()
+        assert abs(float(ours[i]) - ref[:, hole].mean()) < 1e-6
+    # only the hole counts: changing a known pixel far from it changes nothing
+    far = b.clone()
+    far[:, :, -1, -1] = 1 - far[:, :, -1, -1]
+    assert torch.equal(hole_ssim(a, far, mask), ours)
+    assert torch.equal(hole_ssim(a, a, mask), torch.ones(len(a)))
+
+
+def test_hole_psnr_by_hand():
+    a, b = pairs_in(-1.0, 1.0)
+    mask = holes()
+    ours = hole_psnr(a, b, mask, data_range=2.0)
+    for i in range(len(a)):
+        hole = mask[i, 0].bool()
+        diff = (a[i][:, hole] - b[i][:, hole]).numpy()  # (C, pixels in the hole)
+        assert abs(float(ours[i]) - 10 * np.log10(4.0 / (diff**2).mean())) < 1e-4
+    b_outside = torch.where(mask.bool(), a, b)  # equal in the hole, different elsewhere
+    assert torch.equal(hole_psnr(a, b_outside, mask, 2.0), torch.full((len(a),), PSNR_CAP))
+
+
+def test_hole_metrics_refuse_bad_masks():
+    a, b = pairs_in(0.0, 1.0)
+    mask = holes()
+    for metric in (hole_ssim, hole_psnr):
+        with pytest.raises(ValueError, match=r"the mask must be \(N, 1, H, W\)"):
+            metric(a, b, mask[:, :, :8])
+        with pytest.raises(ValueError, match="only 0 .* and 1"):
+            metric(a, b, mask * 0.5)
+        with pytest.raises(ValueError, match="every image needs a hole"):
+            metric(a, b, torch.zeros_like(mask))
+
+
+def test_perceptual_distances_per_image_average_to_the_batch_distance():
+    torch.manual_seed(0)
+    net = FeatureNet({"a": 2}, width=4, hidden=8, size=16).eval()
+    a, b = (x.float() * 2 - 1 for x in pairs_in(0.0, 1.0))
+    each = perceptual_distances(a, b, net, batch_size=3)
+    for i in range(len(a)):
+        alone = perceptual_distance(a[i:i + 1], b[i:i + 1], net)
+        assert abs(float(each[i]) - alone) < 1e-6 * alone
+    with torch.no_grad():  # the loss on the whole batch is the mean over its pairs
+        batch = float(perceptual_loss(net.features(a), net.features(b)))
+    assert abs(batch - float(each.mean())) < 1e-5 * batch
+    assert abs(perceptual_distance(a, b, net) - batch) < 1e-5 * batch
