@@ -69,7 +69,7 @@ class ResidualNetConfig(FeatureNetConfig):
 
 LOSS_NET = FeatureNetConfig()  # the features of the perceptual and style losses
 # grades outputs, never a loss: another design, seed and training set (the measure part's digits)
-GRADER_NET = ResidualNetConfig(width=16, hidden=128, seed=1)
+GRADER_NET = ResidualNetConfig(width=16, hidden=128, epochs=8, seed=1)  # 8 epochs: the residual net learns slower
 
 
 def head_labels(data) -> dict[str, Tensor]:
@@ -194,5 +194,6 @@ def net_card(net: MultiHeadNet, config: FeatureNetConfig, data) -> dict:
     digits = torch.cat([data.content, data.exemplar_content]) if data.exemplar_content is not None else data.content
     held = getattr(net, "heldout_accuracy", None) or {}
     return {"design": type(net).__name__, "width": config.width, "hidden": config.hidden, "seed": config.seed,
-            "epochs": config.epochs, "triples": len(data), "distinct digits": len(torch.unique(digits.flatten(1), dim=0)),
-            "styles": len(data.combos()), "held-out digit acc": held.get("digit"), "held-out style acc": held.get("style")}
+            "epochs": config.epochs, "triples": len(data),
+            "distinct digits": len(torch.unique(digits.flatten(1), dim=0)), "styles": len(data.combos()),
+            "held-out digit acc": held.get("digit"), "held-out style acc": held.get("style")}

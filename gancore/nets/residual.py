@@ -3,20 +3,19 @@
 It shares the :class:`gancore.nets.feature.MultiHeadNet` interface with the
 loss's VGG-like :class:`~gancore.nets.feature.FeatureNet`, and nothing else:
 strided residual stages instead of max-pooled plain convolutions, SiLU instead
-of ReLU, and a 2x2 average of its last stage instead of a flattened max-pooled
-4x4 map, so it does not see through the loss net's filters and cannot reward
-the same pixel patterns they reward. A measure
-that looked through the loss's eyes would grade the generator on what it was
-optimised for, not on what the images are.
+of ReLU, and a 4x4 average of its last stage instead of a max-pooled one, so it
+does not see through the loss net's filters and cannot reward the same pixel
+patterns they reward. A measure that looked through the loss's eyes would grade
+the generator on what it was optimised for, not on what the images are.
 
     stem     conv 3x3 (w)                                      (B, w, S, S)
     stage 1  residual block (w)                                (B, w, S, S)
     stage 2  residual block, stride 2 (2w)                     (B, 2w, S/2, S/2)
     stage 3  residual block, stride 2 (4w)                     (B, 4w, S/4, S/4)
-    fc       2x2 average pool -> linear (hidden) -> SiLU       (B, hidden)
+    fc       4x4 average pool -> linear (hidden) -> SiLU       (B, hidden)
 
-with block(x) = SiLU(skip(x) + GN(conv(SiLU(GN(conv(x)))))), skip a strided 1x1
-conv where the shape changes.
+with block(x) = SiLU(skip(x) + BN(conv(SiLU(BN(conv(x)))))), skip a strided 1x1
+conv (and BN) where the shape changes.
 """
 from __future__ import annotations
 
@@ -31,7 +30,7 @@ def _norm(channels: int) -> nn.BatchNorm2d:
 
 
 class ResidualBlock(nn.Module):
-    """x -> SiLU(skip(x) + GN(conv3(SiLU(GN(conv3_stride(x))))))."""
+    """x -> SiLU(skip(x) + BN(conv3(SiLU(BN(conv3_stride(x))))))."""
 
     def __init__(self, c_in: int, c_out: int, stride: int = 1):
         super().__init__()
@@ -47,7 +46,7 @@ class ResidualBlock(nn.Module):
 
 
 class ResidualFeatureNet(MultiHeadNet):
-    """Residual stages, an average over each quarter of the image and one linear head per
+    """Residual stages, an average over each cell of a 4x4 grid and one linear head per
     label (module doc).
 
     ``heads`` maps each head's name to its number of classes. Any image size >= 4 works.
@@ -67,5 +66,5 @@ class ResidualFeatureNet(MultiHeadNet):
             ResidualBlock(w, 2 * w, stride=2),           # (B, 2w, S/2, S/2)
             ResidualBlock(2 * w, 4 * w, stride=2),       # (B, 4w, S/4, S/4)
         ])
-        self.fc = nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16 * w, hidden), nn.SiLU())
+        self.fc = nn.Sequential(nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(64 * w, hidden), nn.SiLU())
         self.heads = nn.ModuleDict({name: nn.Linear(hidden, n) for name, n in heads.items()})

@@ -147,7 +147,8 @@ class StyleJudge:
                "perceptual": float(self.last_distances["grader"].mean()),
                "style_dist": float(sum(((x - y) ** 2).mean(dim=(1, 2)) for x, y in zip(f["grams"], t["grams"])).mean()),
                "content_acc": float(right["digit"].double().mean()),
-               "style_acc": float(sum(right[k].double().mean() for k in self.data.attributes) / len(self.data.attributes)),
+               "style_acc": float(sum(right[k].double().mean() for k in self.data.attributes)
+                                  / len(self.data.attributes)),
                "train_nn": float(nearest_rms(images, self.train).mean())}
         if f["loss_layers"] is not None:
             self.last_distances["loss_net"] = self.per_image_distance(f["loss_layers"], t["loss_layers"])

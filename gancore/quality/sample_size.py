@@ -76,20 +76,22 @@ def sample_size_rule(table: pd.DataFrame, tolerance: float = 0.10) -> tuple[str,
         n = rr.index.to_numpy(float)
         slope = float(np.linalg.lstsq(np.c_[1 / n, np.ones_like(n)], rr["fd_mean"].to_numpy(), rcond=None)[0][0])
         numbers.update(floor_fd={int(k): float(v) for k, v in rr["fd_mean"].items()}, fd_bias_c=slope)
-        parts.append(f"Two samples of the same real digits score FD {rr['fd_mean'].iloc[0]:.2f} at n = {int(n[0])} and "
-                     f"{rr['fd_mean'].iloc[-1]:.2f} at n = {int(n[-1])} (about {slope:.0f} / n): FD has no zero, only a "
-                     f"floor that depends on n, so compare FD only at equal n and against the real-data floor at that n.")
+        parts.append(f"Two samples of the same real digits score FD {rr['fd_mean'].iloc[0]:.2f} at n = {int(n[0])} "
+                     f"and {rr['fd_mean'].iloc[-1]:.2f} at n = {int(n[-1])} (about {slope:.0f} / n): FD has no zero, "
+                     f"only a floor that depends on n, so compare FD only at equal n and against the real-data "
+                     f"floor at that n.")
     if "real vs generated" in s.index.get_level_values(0):
         rg = s.loc["real vs generated"]
         n_fd = smallest_n(s, "real vs generated", "fd_excess", tolerance)
         kid_rel = (rg["kid_std"] / rg["kid_mean"].abs().iloc[-1]).to_frame("rel")
         n_kid = smallest_n(pd.concat({"real vs generated": kid_rel}), "real vs generated", "rel", tolerance)
-        numbers.update(fd_n_min=n_fd, kid_n_min=n_kid, fd_excess={int(k): float(v) for k, v in rg["fd_excess"].items()},
+        numbers.update(fd_n_min=n_fd, kid_n_min=n_kid,
+                       fd_excess={int(k): float(v) for k, v in rg["fd_excess"].items()},
                        kid_mean={int(k): float(v) for k, v in rg["kid_mean"].items()})
-        parts.append(f"Against generated samples, FD at n = {int(rg.index[0])} is {rg['fd_excess'].iloc[0]:+.0%} off its "
-                     f"value at n = {int(rg.index[-1])}; it stays within {tolerance:.0%} from n >= {n_fd}. KID's mean "
-                     f"moves from {rg['kid_mean'].iloc[0]:.4f} to {rg['kid_mean'].iloc[-1]:.4f} (unbiased), and its spread "
-                     f"over repeats falls under {tolerance:.0%} of it from n >= {n_kid}.")
+        parts.append(f"Against generated samples, FD at n = {int(rg.index[0])} is {rg['fd_excess'].iloc[0]:+.0%} off "
+                     f"its value at n = {int(rg.index[-1])}; it stays within {tolerance:.0%} from n >= {n_fd}. KID's "
+                     f"mean moves from {rg['kid_mean'].iloc[0]:.4f} to {rg['kid_mean'].iloc[-1]:.4f} (unbiased), and "
+                     f"its spread over repeats falls under {tolerance:.0%} of it from n >= {n_kid}.")
     return " ".join(parts), numbers
 
 

@@ -9,15 +9,23 @@ strength, signed so that + means "worse", is at least :data:`CATCH_RHO`.
     table      per (domain, degradation, metric): Spearman rho (signed "worse"), monotonic
     catches    metric x degradation: caught or not
 
-The source text (/work/shared/sources/gan-quality-evaluation.txt) credits FD with
-catching both quality and diversity:
+The source text (/work/shared/sources/gan-quality-evaluation.txt, Q3) grades a GAN
+with its own training losses:
 
-    "FID ... 同时考虑了生成样本的质量和多样性"
-    (FID ... takes both the quality and the diversity of generated samples into account)
+    "可以使用感知损失和对抗损失等指标，评价生成对抗网络生成的图像质量。感知损失衡量图像的
+    感知质量，对抗损失衡量生成图像的逼真度。"
+    (One can use indicators such as the perceptual loss and the adversarial loss to evaluate
+    the quality of the images a GAN generates: the perceptual loss measures their perceptual
+    quality, the adversarial loss their realism.)
 
-which holds for noise, blur and dropped modes, but not for memorisation: copies of
-training images have the statistics of real data, so FD *improves* as a generator
-copies more; only a distance to the training set (``train_nn``) sees it.
+The study corrects this twice. A per-image distance such as the perceptual loss sees
+damage to each image but none of the set-level failures (dropped modes, memorised
+training images: each image on its own is perfect), which only set metrics catch,
+and memorisation not even FD: copies of training images have the statistics of real
+data, so FD does not grow as a generator copies more; only a distance to the training
+set (``train_nn``) sees it. And a loss network used as the judge is the generator's
+own target: :func:`loss_grader_disagreement` measures how far an independent grader
+(another design, seed and training set) ranks the same damage differently.
 """
 from __future__ import annotations
 
@@ -154,7 +162,7 @@ def loss_grader_disagreement(distances: dict) -> tuple[pd.DataFrame, float]:
 
 
 @dataclass
-class Validation:
+class MetricValidation:
     """What :func:`gancore.quality.validation.metric_validation` returns (see there)."""
 
     curves: pd.DataFrame

@@ -21,7 +21,8 @@ from gancore.data.splits import partition
 from gancore.quality.checkpoints import baseline_checkpoints, rank_agreement, rank_checkpoints
 from gancore.quality.judges import DigitJudge, StyleJudge
 from gancore.quality.sample_size import N_GRID, fd_kid_vs_n, notebook_sample_sizes, sample_size_rule
-from gancore.quality.study import STRENGTHS, Validation, catches, curve_table, degraded_sets, loss_grader_disagreement, sweep
+from gancore.quality.study import (STRENGTHS, MetricValidation, catches, curve_table, degraded_sets,
+                                   loss_grader_disagreement, sweep)
 from gancore.runtime import as_device
 
 # the study's sizes: default (about 90 s on two cores) and smoke (seconds)
@@ -61,7 +62,7 @@ def _style_part(sizes: dict, seed: int, device, progress: bool):
 
 
 def metric_validation(*, smoke: bool = False, seed: int = 0, device=None, n: int | None = None,
-                      strengths=None, progress: bool = True) -> Validation:
+                      strengths=None, progress: bool = True) -> MetricValidation:
     """Run the whole study (module doc); ``n`` overrides the MNIST set size, ``strengths`` the
     damage levels (they must include 0; default :data:`STRENGTHS`, in smoke mode 0 and 1).
     Deterministic from ``seed``."""
@@ -117,7 +118,8 @@ def metric_validation(*, smoke: bool = False, seed: int = 0, device=None, n: int
 
     all_curves = pd.concat(curves, ignore_index=True)
     table = curve_table(all_curves)
-    return Validation(curves=all_curves, table=table, catches=catches(table), sample_size=sample_size,
-                      sample_size_rule=rule, sample_size_numbers=numbers, notebook_sample_sizes=notebook_sample_sizes(numbers.get("fd_n_min")),
-                      checkpoints=ranking, checkpoint_agreement=rank_agreement(ranking), disagreement=disagreement,
-                      disagreement_rho=rho, seconds=seconds)
+    return MetricValidation(
+        curves=all_curves, table=table, catches=catches(table), sample_size=sample_size, sample_size_rule=rule,
+        sample_size_numbers=numbers, notebook_sample_sizes=notebook_sample_sizes(numbers.get("fd_n_min")),
+        checkpoints=ranking, checkpoint_agreement=rank_agreement(ranking), disagreement=disagreement,
+        disagreement_rho=rho, seconds=seconds)
