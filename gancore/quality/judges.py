@@ -35,13 +35,15 @@ WORSE: dict[str, int] = {
     "ssim": -1, "psnr": -1, "perceptual": +1, "perceptual_loss_net": +1, "style_dist": +1,
     "content_acc": -1, "style_acc": -1, "train_nn": -1,
 }
-KID_SUBSETS = 10  # subsets of min(n, 1000) rows: the study's KID; its std over subsets is reported too
+KID_SUBSETS = 10  # subsets of 1000 rows when the sets are larger
 
 
 def kid(real: np.ndarray, fake: np.ndarray, seed: int = 0) -> float:
-    """KID's mean over :data:`KID_SUBSETS` subsets of min(n, 1000) rows of each set."""
+    """KID: the unbiased MMD^2 of all rows when the smaller set has <= 1000 (every subset of
+    that size would be the whole set), else the mean over :data:`KID_SUBSETS` subsets of 1000."""
     size = min(len(real), len(fake), 1000)
-    return kernel_distance(real, fake, n_subsets=KID_SUBSETS, subset_size=size, seed=seed).mean
+    subsets = 1 if size == min(len(real), len(fake)) else KID_SUBSETS
+    return kernel_distance(real, fake, n_subsets=subsets, subset_size=size, seed=seed).mean
 
 
 def prdc(real: np.ndarray, fake: np.ndarray) -> dict[str, float]:
