@@ -7,7 +7,7 @@ any set of images of the same size against it; the quality study calls it once p
     MNIST  (:class:`DigitJudge`, the digit classifier's features, gancore.metrics.classifier)
         fd, kid, score, precision, recall, density, coverage   the set vs other real digits
         ssim, psnr                                             each image vs its undamaged self
-        train_nn                                               RMS pixel distance to the nearest training image
+        train_nn                                               RMS distance to the nearest training image (thumbnails)
     Style transfer (:class:`StyleJudge`, the grader's features, gancore.metrics.feature_nets)
         fd, kid, precision, recall, density, coverage          outputs vs targets (grader's hidden layer)
         ssim, psnr, perceptual, style_dist                     each output vs its target
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from gancore.losses import gram_matrix
@@ -50,6 +51,14 @@ def prdc(real: np.ndarray, fake: np.ndarray) -> dict[str, float]:
     return precision_recall_density_coverage(real, fake)._asdict()
 
 
+def thumbnail(images: Tensor, side: int = 8) -> Tensor:
+    """(N, C, H, W) -> (N, C, ~side, ~side) by average pooling over H // side pixels: the
+    copy search's images. A copy still sits at distance 0, and the search costs (H / side)^2
+    times less."""
+    k = max(1, images.shape[-1] // side)
+    return F.avg_pool2d(images.float(), k) if k > 1 else images.float()
+
+
 def nearest_rms(images: Tensor, train: Tensor, block: int = 512) -> Tensor:
     """Per image (N,): RMS pixel distance to the nearest of ``train`` (M, C, H, W), i.e.
     min_m ||x - t_m||_2 / sqrt(C H W). 0 for an exact copy."""
@@ -73,7 +82,8 @@ class DigitJudge:
 
     def __init__(self, classifier, reference: Tensor, originals: Tensor | None = None,
                  train: Tensor | None = None):
-        self.classifier, self.originals, self.train = classifier, originals, train
+        self.classifier, self.originals = classifier, originals
+        self.train = None if train is None else thumbnail(train)
         self.ref_feats, _ = classifier.embed(reference)
         self.ref_stats = feature_stats(self.ref_feats)
 
@@ -86,7 +96,7 @@ class DigitJudge:
             a, b = _to_unit(images), _to_unit(self.originals)
             out.update(ssim=float(ssim(a, b).mean()), psnr=float(psnr(a, b).mean()))
         if self.train is not None:
-            out["train_nn"] = float(nearest_rms(images, self.train).mean())
+            out["train_nn"] = float(nearest_rms(thumbnail(images), self.train).mean())
         return out
 
 
@@ -98,7 +108,7 @@ class StyleJudge:
     features are computed once."""
 
     def __init__(self, data, grader, train: Tensor, loss_net=None, batch_size: int = 500):
-        self.data, self.grader, self.loss_net, self.train = data, grader, loss_net, train
+        self.data, self.grader, self.loss_net, self.train = data, grader, loss_net, thumbnail(train)
         self.batch_size = batch_size
         self.labels = head_labels(data)
         self.target = self._features(data.target)
@@ -151,7 +161,7 @@ class StyleJudge:
                "content_acc": float(right["digit"].double().mean()),
                "style_acc": float(sum(right[k].double().mean() for k in self.data.attributes)
                                   / len(self.data.attributes)),
-               "train_nn": float(nearest_rms(images, self.train).mean())}
+               "train_nn": float(nearest_rms(thumbnail(images), self.train).mean())}
         if f["loss_layers"] is not None:
             self.last_distances["loss_net"] = self.per_image_distance(f["loss_layers"], t["loss_layers"])
             out["perceptual_loss_net"] = float(self.last_distances["loss_net"].mean())

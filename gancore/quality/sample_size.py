@@ -92,6 +92,10 @@ def sample_size_rule(table: pd.DataFrame, tolerance: float = 0.10) -> tuple[str,
                      f"its value at n = {int(rg.index[-1])}; it stays within {tolerance:.0%} from n >= {n_fd}. KID's "
                      f"mean moves from {rg['kid_mean'].iloc[0]:.4f} to {rg['kid_mean'].iloc[-1]:.4f} (unbiased), and "
                      f"its spread over repeats falls under {tolerance:.0%} of it from n >= {n_kid}.")
+        capped = table[(table.comparison == "real vs generated") & (table.n_real < table.n)]
+        if len(capped):
+            parts.append(f"(The real side holds at most {int(capped.n_real.max()):,} digits, all there are, from "
+                         f"n = {int(capped.n.min()):,} on.)")
     return " ".join(parts), numbers
 
 

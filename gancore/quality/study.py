@@ -18,14 +18,19 @@ with its own training losses:
     the quality of the images a GAN generates: the perceptual loss measures their perceptual
     quality, the adversarial loss their realism.)
 
-The study corrects this twice. A per-image distance such as the perceptual loss sees
-damage to each image but none of the set-level failures (dropped modes, memorised
-training images: each image on its own is perfect), which only set metrics catch,
-and memorisation not even FD: copies of training images have the statistics of real
-data, so FD does not grow as a generator copies more; only a distance to the training
-set (``train_nn``) sees it. And a loss network used as the judge is the generator's
-own target: :func:`loss_grader_disagreement` measures how far an independent grader
-(another design, seed and training set) ranks the same damage differently.
+The study qualifies both halves. The perceptual distance to a target sees any
+change to an image, but needs a target: style transfer has one, unconditional
+generation has none, and there the failures of a *set* remain (dropped modes,
+memorised training images), which no per-image measure can see. Memorisation
+escapes even the set metrics: copies of training images have the statistics of
+real data, so FD, KID, the classifier score and recall stay at their real-data
+values while a generator copies more, and density and coverage even improve; only a
+distance to the training set (``train_nn``) falls. (In the style domain FD rises
+under memorisation only because the reference there is the very targets, so any
+change is a change.) And a loss network used as the judge grades a generator by
+what it was trained to please: :func:`loss_grader_disagreement` measures how far an
+independent grader (another design, seed and training set) ranks the same damage
+differently.
 """
 from __future__ import annotations
 

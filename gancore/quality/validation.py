@@ -109,7 +109,8 @@ def metric_validation(*, smoke: bool = False, seed: int = 0, device=None, n: int
     seconds["checkpoints"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    real_feats, _ = classifier.embed(torch.cat([ref, samples, train]))
+    real = torch.cat([ref, samples, train])
+    real_feats, _ = classifier.embed(real[:2 * max(sizes["ns"])])  # all a real-vs-real pair at the largest n needs
     fake_feats, _ = classifier.embed(trainer.generate(max(sizes["ns"]), seed=seed + 11))
     sample_size = fd_kid_vs_n(real_feats, fake_feats, sizes["ns"], sizes["repeats"], seed, progress)
     rule, numbers = sample_size_rule(sample_size)
