@@ -30,7 +30,7 @@ REQUIRED_METRICS = {
                            "classifier_heldout_accuracy", "ms_per_step", "levers.r1_gamma",
                            "levers.spectral_norm", "augment_shift"],
     "05_style_transfer_cgan": [f"{split}.{model}.{key}" for split in ("seen", "unseen")
-                               for model in ("copy", "l1", "full")
+                               for model in ("copy", "l1", "l1+perceptual", "full")
                                for key in ("ssim", "psnr", "perceptual", "fd", "content_acc", "style_acc")],
     "07_loss_weight_explorer": ["l1_to_target.warm", "l1_to_target.defaults", "l1_to_target.adv_0",
                                 "l1_to_target.l1_0", "warm_steps", "steps_per_click"],

@@ -269,6 +269,8 @@ def evaluate_transfer(outputs: Tensor, data: StyleTransferSet, grader: FeatureNe
 
 SPLITS: dict[str, str] = {"seen": "test_seen", "unseen": "test_unseen"}  # metrics.json key -> split
 L1_ONLY: dict = {"adv_weight": 0.0, "perceptual": 0.0, "style": 0.0, "tv": 0.0}  # the l1 baseline: one term
+NO_ADVERSARIAL: dict = {"adv_weight": 0.0}  # "l1+perceptual": the full loss without its adversarial term
+METHODS: dict[str, dict] = {"l1": L1_ONLY, "l1+perceptual": NO_ADVERSARIAL, "full": {}}  # overrides of the settings
 
 
 def method_outputs(generators: dict[str, StyleGenerator], splits: dict[str, StyleTransferSet]
@@ -320,6 +322,31 @@ def check_targets(metrics: dict[str, dict[str, dict[str, float]]], fd_gain: floa
             (split, f"SSIM drop vs l1 <= {max_ssim_drop}", f"{drop:+.3f}", bool(drop <= max_ssim_drop)),
         ]
     return pd.DataFrame(rows, columns=["split", "target", "measured", "met"]).set_index(["split", "target"])
+
+
+def adversarial_credit(metrics: dict[str, dict[str, dict[str, float]]], split: str = "seen") -> str:
+    """Sentences comparing ``full`` with ``l1+perceptual`` (the same loss, adversarial weight 0) on
+    ``split``: what the adversarial term adds on top of the perceptual term, so that a gain of
+    full over l1 is credited to the term that made it."""
+    m = metrics[split]
+    l1, no_adv, full = m["l1"], m["l1+perceptual"], m["full"]
+    fd_total, fd_adv = full["fd"] / l1["fd"] - 1, full["fd"] / no_adv["fd"] - 1
+    fd_perc = no_adv["fd"] / l1["fd"] - 1
+    return (f"On {split} styles, going from l1 to full changes the Fréchet distance by {fd_total:+.0%}. "
+            f"The perceptual term alone (l1+perceptual, no discriminator) changes it by {fd_perc:+.0%} against l1, "
+            f"and the adversarial term on top of it by {fd_adv:+.0%} (full {full['fd']:.1f} vs "
+            f"l1+perceptual {no_adv['fd']:.1f}); SSIM {full['ssim']:.3f} (full) vs {no_adv['ssim']:.3f} "
+            f"(l1+perceptual), style accuracy {full['style_acc']:.3f} vs {no_adv['style_acc']:.3f}. "
+            + _log_share(l1["fd"], no_adv["fd"], full["fd"]))
+
+
+def _log_share(l1: float, no_adv: float, full: float) -> str:
+    """log(full / l1) = log(no_adv / l1) + log(full / no_adv): each term's share of the FD change."""
+    if min(l1, no_adv, full) <= 0 or full == l1:
+        return ""
+    share = math.log(no_adv / l1) / math.log(full / l1)
+    return (f"In log FD, {share:.0%} of the change from l1 to full is the perceptual term's and "
+            f"{1 - share:.0%} the adversarial term's.")
 
 
 def side_by_side(data: StyleTransferSet, outputs: dict[str, Tensor], n: int = 8) -> tuple[Tensor, list[str]]:

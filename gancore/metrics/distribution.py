@@ -13,12 +13,13 @@ in :mod:`gancore.metrics.kid` and :mod:`gancore.metrics.prdc`.
 """
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 from torch import Tensor
 
 from gancore.nets.classifier import DigitClassifier
@@ -40,11 +41,17 @@ class FeatureStats:
     n: int
 
 
+@functools.lru_cache(maxsize=None)
+def _blas_controller() -> ThreadpoolController:
+    """Finding the loaded BLAS libraries takes ~5-20 ms; do it once per process."""
+    return ThreadpoolController()
+
+
 def one_blas_thread():
     """A context with one BLAS thread. Matrices of 128 x 128 gain nothing from BLAS
     threads, and on shared cores the threads' waiting for each other makes an eigh
     100x slower and the many mid-sized products of KID and PRDC 10x slower."""
-    return threadpool_limits(1, user_api="blas")
+    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 def feature_matrix(features, name: str = "features") -> np.ndarray:

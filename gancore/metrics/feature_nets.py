@@ -11,7 +11,10 @@ stroke shape, which is what perceptual and Gram-matrix losses need.
 
 Grading a generator with the network it was optimised against is unfair (it
 learns to please that network), so outputs are graded by
-:func:`get_style_classifier`: another instance with its own seed and width.
+:func:`get_style_classifier`: another design (:class:`gancore.nets.residual.ResidualFeatureNet`:
+residual stages, strided convolutions, average pooling), seed and training set
+(:func:`gancore.experiments.style_transfer.grader_training_set`: digits the generator
+never sees).
 Caches live in ``gancore.paths.data_dir()``, keyed by the config and a
 fingerprint of the training images, written atomically and checksummed
 (:mod:`gancore.train.net_cache`). A net trains on all its data's targets; its
@@ -25,12 +28,14 @@ import json
 import logging
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gancore.nets.feature import FeatureNet
+from gancore.nets.feature import FeatureNet, MultiHeadNet
+from gancore.nets.residual import ResidualFeatureNet
 from gancore.paths import data_dir
 from gancore.runtime import as_device
 from gancore.train.net_cache import cached_net
@@ -41,8 +46,10 @@ log = logging.getLogger("gancore")
 
 @dataclass(frozen=True)
 class FeatureNetConfig:
-    """Architecture and training of one feature network; part of its cache key."""
+    """Architecture and training of one feature network; part of its cache key. ``net_class``
+    is the design (:class:`FeatureNet`, VGG-like); :class:`ResidualNetConfig` picks another."""
 
+    net_class: ClassVar[type[MultiHeadNet]] = FeatureNet
     width: int = 16         # channels of the first conv; later layers have 2w, 4w
     hidden: int = 128       # units of the shared fully connected layer before the heads
     epochs: int = 6         # passes over the training images
@@ -51,8 +58,18 @@ class FeatureNetConfig:
     seed: int = 0
 
 
+@dataclass(frozen=True)
+class ResidualNetConfig(FeatureNetConfig):
+    """A :class:`gancore.nets.residual.ResidualFeatureNet`: residual stages, strided convolutions,
+    average pooling. ``design`` puts the design into the cache key."""
+
+    net_class: ClassVar[type[MultiHeadNet]] = ResidualFeatureNet
+    design: str = "residual"
+
+
 LOSS_NET = FeatureNetConfig()  # the features of the perceptual and style losses
-GRADER_NET = FeatureNetConfig(width=24, hidden=192, seed=1)  # grades outputs; never a loss
+# grades outputs, never a loss: another design, seed and training set (the measure part's digits)
+GRADER_NET = ResidualNetConfig(width=16, hidden=128, epochs=8, seed=1)  # 8 epochs: the residual net learns slower
 
 
 def head_labels(data) -> dict[str, Tensor]:
@@ -63,7 +80,7 @@ def head_labels(data) -> dict[str, Tensor]:
     return labels
 
 
-def accuracy(net: FeatureNet, images: Tensor, data) -> dict[str, float]:
+def accuracy(net: MultiHeadNet, images: Tensor, data) -> dict[str, float]:
     """Fraction of ``images`` whose predicted labels match ``data``'s target labels, per head,
     plus ``style``: all style attributes right at once. ``images`` are (N, 3, 32, 32), e.g.
     a generator's outputs for ``data.content`` and ``data.exemplar``, or ``data.target``."""
@@ -81,8 +98,9 @@ def accuracy(net: FeatureNet, images: Tensor, data) -> dict[str, float]:
 
 
 def train_feature_net(data, config: FeatureNetConfig = LOSS_NET, device=None,
-                      progress: bool = True) -> FeatureNet:
-    """Train a :class:`FeatureNet` on ``data.target`` to predict every label of
+                      progress: bool = True) -> MultiHeadNet:
+    """Train ``config.net_class`` (:class:`FeatureNet` unless the config says otherwise) on
+    ``data.target`` to predict every label of
     :func:`head_labels`, with :func:`gancore.train.supervised.fit`.
 
     L = sum_heads cross_entropy(head(x), label). Deterministic from ``config.seed``;
@@ -99,7 +117,7 @@ def train_feature_net(data, config: FeatureNetConfig = LOSS_NET, device=None,
     def loss(logits: dict[str, Tensor], y: dict[str, Tensor]) -> Tensor:
         return sum(F.cross_entropy(logits[n], y[n]) for n in heads)
 
-    return fit(lambda: FeatureNet(heads, cfg.width, cfg.hidden, channels=c, size=s), images, labels, loss,
+    return fit(lambda: cfg.net_class(heads, cfg.width, cfg.hidden, channels=c, size=s), images, labels, loss,
                epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed,
                device=device, progress=progress, desc="feature net")
 
@@ -135,7 +153,7 @@ def feature_net_path(data, config: FeatureNetConfig = LOSS_NET) -> Path:
 
 
 def get_feature_net(data, config: FeatureNetConfig = LOSS_NET, device=None,
-                    progress: bool = True) -> FeatureNet:
+                    progress: bool = True) -> MultiHeadNet:
     """The feature net of ``config`` trained on ``data`` (a StyleTransferSet, normally the
     ``train`` split), loaded from the cache or trained now and cached
     (:func:`gancore.train.net_cache.cached_net`: a corrupt or stale file is retrained with a
@@ -159,10 +177,23 @@ def get_feature_net(data, config: FeatureNetConfig = LOSS_NET, device=None,
         return net, heldout_accuracy, {"n_train": len(data), "n_heldout": n_held}
 
     settings = {**asdict(config), "cache_key": cache_key(data, config)}
-    net = cached_net(path, "feature net", settings, build=lambda arch: FeatureNet(**arch), train=train_now)
+    net = cached_net(path, "feature net", settings, build=lambda arch: config.net_class(**arch), train=train_now)
     return net.to(as_device(device)).eval().requires_grad_(False)
 
 
-def get_style_classifier(data, device=None, progress: bool = True) -> FeatureNet:
-    """The network that grades outputs: :data:`GRADER_NET`, independent of the loss's net."""
+def get_style_classifier(data, device=None, progress: bool = True) -> MultiHeadNet:
+    """The network that grades outputs: :data:`GRADER_NET`, independent of the loss's net
+    in design, seed and (given the measure part's triples) training digits."""
     return get_feature_net(data, GRADER_NET, device, progress)
+
+
+def net_card(net: MultiHeadNet, config: FeatureNetConfig, data) -> dict:
+    """What a feature net is and what it learned from, for a table: design, width, seed, epochs,
+    the triples it was trained on (``data``: their count, distinct digits and styles) and its
+    held-out digit and style accuracy."""
+    digits = torch.cat([data.content, data.exemplar_content]) if data.exemplar_content is not None else data.content
+    held = getattr(net, "heldout_accuracy", None) or {}
+    return {"design": type(net).__name__, "width": config.width, "hidden": config.hidden, "seed": config.seed,
+            "epochs": config.epochs, "triples": len(data),
+            "distinct digits": len(torch.unique(digits.flatten(1), dim=0)), "styles": len(data.combos()),
+            "held-out digit acc": held.get("digit"), "held-out style acc": held.get("style")}

@@ -27,7 +27,8 @@ class KernelDistance(NamedTuple):
 
 def cubic_kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """k(a_i, b_j) = (a_i . b_j / F + 1)^3 for features a (n, F), b (m, F): (n, m)."""
-    return (a @ b.T / a.shape[1] + 1.0) ** 3
+    k = a @ b.T / a.shape[1] + 1.0
+    return k * k * k  # faster than k ** 3, for which numpy calls its general pow
 
 
 def unbiased_mmd2(x: np.ndarray, y: np.ndarray) -> float:

@@ -1,5 +1,7 @@
 """A small VGG-like CNN with one classification head per label: the features behind
-perceptual and style losses and the grader of style transfer (see gancore.metrics.feature_nets).
+perceptual and style losses (see gancore.metrics.feature_nets). The grader of style
+transfer has the same interface (:class:`MultiHeadNet`) and another design
+(:mod:`gancore.nets.residual`).
 """
 from __future__ import annotations
 
@@ -17,34 +19,19 @@ def _conv_bn(c_in: int, c_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out))
 
 
-class FeatureNet(nn.Module):
-    """VGG-like: (3, 32, 32) -> conv (w, 32) -> pool -> conv (2w, 16) -> pool -> conv (4w, 8)
-    -> pool -> fc -> one linear head per label.
+class MultiHeadNet(nn.Module):
+    """What every feature network shares: ``features(x)`` (three conv stages, fine to coarse),
+    ``fc`` (last stage -> hidden vector), one linear head per label, and the checks and
+    batched prediction below. A subclass builds ``blocks``, ``fc`` and ``heads`` and sets ``arch``."""
 
-    ``heads`` maps each head's name to its number of classes, e.g.
-    ``{"digit": 10, "stroke": 3, "slant": 3, "ink": 9, "background": 7}``.
-    """
-
-    def __init__(self, heads: dict[str, int], width: int = 16, hidden: int = 128, channels: int = 3,
-                 size: int = 32):
-        super().__init__()
-        if size % 8:
-            raise ValueError(f"image size must be divisible by 8 (three poolings), got {size}")
-        self.arch = {"heads": dict(heads), "width": width, "hidden": hidden, "channels": channels,
-                     "size": size}
-        w = width
-        self.blocks = nn.ModuleList([
-            nn.Sequential(_conv_bn(channels, w), nn.ReLU()),  # (B, w, S, S)
-            nn.Sequential(nn.MaxPool2d(2), _conv_bn(w, 2 * w), nn.ReLU()),  # (B, 2w, S/2, S/2)
-            nn.Sequential(nn.MaxPool2d(2), _conv_bn(2 * w, 4 * w), nn.ReLU()),  # (B, 4w, S/4, S/4)
-        ])
-        self.fc = nn.Sequential(nn.MaxPool2d(2), nn.Flatten(),
-                                nn.Linear(4 * w * (size // 8) ** 2, hidden), nn.ReLU())
-        self.heads = nn.ModuleDict({name: nn.Linear(hidden, n) for name, n in heads.items()})
+    arch: dict
+    blocks: nn.ModuleList
+    fc: nn.Sequential
+    heads: nn.ModuleDict
 
     @property
     def device(self) -> torch.device:
-        return self.fc[2].weight.device
+        return next(self.heads.parameters()).device
 
     def _check(self, x: Tensor) -> None:
         c, s = self.arch["channels"], self.arch["size"]
@@ -54,7 +41,7 @@ class FeatureNet(nn.Module):
                              f"got {shape}")
 
     def features(self, x: Tensor) -> list[Tensor]:
-        """The ReLU outputs of the three conv layers, fine to coarse (see class doc)."""
+        """The outputs of the three stages (``blocks``), fine to coarse (see the subclass's doc)."""
         self._check(x)
         out = []
         for block in self.blocks:
@@ -79,3 +66,29 @@ class FeatureNet(nn.Module):
                 out[name].append(value.argmax(1).cpu())
         self.train(was_training)
         return {name: torch.cat(v) for name, v in out.items()}
+
+
+class FeatureNet(MultiHeadNet):
+    """VGG-like: (3, 32, 32) -> conv (w, 32) -> pool -> conv (2w, 16) -> pool -> conv (4w, 8)
+    -> pool -> fc -> one linear head per label.
+
+    ``heads`` maps each head's name to its number of classes, e.g.
+    ``{"digit": 10, "stroke": 3, "slant": 3, "ink": 9, "background": 7}``.
+    """
+
+    def __init__(self, heads: dict[str, int], width: int = 16, hidden: int = 128, channels: int = 3,
+                 size: int = 32):
+        super().__init__()
+        if size % 8:
+            raise ValueError(f"image size must be divisible by 8 (three poolings), got {size}")
+        self.arch = {"heads": dict(heads), "width": width, "hidden": hidden, "channels": channels,
+                     "size": size}
+        w = width
+        self.blocks = nn.ModuleList([
+            nn.Sequential(_conv_bn(channels, w), nn.ReLU()),  # (B, w, S, S)
+            nn.Sequential(nn.MaxPool2d(2), _conv_bn(w, 2 * w), nn.ReLU()),  # (B, 2w, S/2, S/2)
+            nn.Sequential(nn.MaxPool2d(2), _conv_bn(2 * w, 4 * w), nn.ReLU()),  # (B, 4w, S/4, S/4)
+        ])
+        self.fc = nn.Sequential(nn.MaxPool2d(2), nn.Flatten(),
+                                nn.Linear(4 * w * (size // 8) ** 2, hidden), nn.ReLU())
+        self.heads = nn.ModuleDict({name: nn.Linear(hidden, n) for name, n in heads.items()})

@@ -15,7 +15,9 @@ from gancore.data.digit_styles import DigitStyleDomain, make_style_splits, pad_t
 from gancore.data.splits import count_shared, partition
 from gancore.data.style_pairs import style_splits
 from gancore.experiments.style_transfer import (
+    METHODS,
     METRIC_NAMES,
+    adversarial_credit,
     build_style_trainer,
     check_targets,
     copy_content,
@@ -348,6 +350,18 @@ def test_check_targets_reads_the_metrics():
     assert check_targets(good)["met"].all()
     bad = {"seen": {"copy": m(0.1, 900), "l1": m(0.60, 100), "full": m(0.54, 71)}}
     assert check_targets(bad)["met"].tolist() == [True, False, False]  # FD 29% lower; SSIM down 0.06
+
+
+def test_adversarial_credit_splits_the_fd_change_by_hand():
+    m = {"seen": {"l1": {"fd": 100.0, "ssim": 0.8, "style_acc": 0.5},
+                  "l1+perceptual": {"fd": 50.0, "ssim": 0.79, "style_acc": 0.6},
+                  "full": {"fd": 25.0, "ssim": 0.78, "style_acc": 0.7}}}
+    text = adversarial_credit(m)
+    assert "by -75%" in text and "changes it by -50% against l1" in text and "on top of it by -50%" in text
+    assert "50% of the change from l1 to full is the perceptual term's and 50% the adversarial term's" in text
+    m["seen"]["full"]["fd"] = 50.0 * 0.9  # log share: log 0.5 / log 0.45
+    assert f"{math.log(0.5) / math.log(0.45):.0%} of the change" in adversarial_credit(m)
+    assert METHODS["l1+perceptual"] == {"adv_weight": 0.0} and METHODS["full"] == {}
 
 
 def test_grader_digits_are_none_of_the_generators_and_its_styles_are_the_training_styles():

@@ -173,3 +173,33 @@ def test_cached_net_trains_on_everything_and_keeps_its_held_out_accuracy(tmp_pat
     monkeypatch.setenv("GANCORE_DATA_DIR", str(tmp_path / "other"))
     monkeypatch.setattr(fe, "train_feature_net", lambda *a, **k: whole)
     assert fe.get_feature_net(data, TINY, device="cpu", progress=False).heldout_accuracy is None
+
+
+def test_the_grader_differs_from_the_loss_net_in_design():
+    from gancore.nets.residual import ResidualFeatureNet
+
+    assert fe.LOSS_NET.net_class is FeatureNet and fe.GRADER_NET.net_class is ResidualFeatureNet
+    assert fe.GRADER_NET.seed != fe.LOSS_NET.seed
+    same_numbers = FeatureNetConfig(**{k: v for k, v in fe.GRADER_NET.__dict__.items() if k != "design"})
+    data = toy_set(n=8)
+    assert fe.feature_net_path(data, same_numbers) != fe.feature_net_path(data, fe.GRADER_NET)  # design in the key
+    net = ResidualFeatureNet({"digit": 10, "ink": 9}, width=4, hidden=8)
+    feats = net.features(torch.randn(2, 3, 32, 32))
+    assert [tuple(f.shape) for f in feats] == [(2, 4, 32, 32), (2, 8, 16, 16), (2, 16, 8, 8)]
+    assert {k: tuple(v.shape) for k, v in net(torch.randn(2, 3, 32, 32)).items()} == {"digit": (2, 10), "ink": (2, 9)}
+    with pytest.raises(ValueError, match=r"\(B, 3, 32, 32\)"):
+        net.features(torch.randn(2, 1, 32, 32))
+
+
+def test_a_residual_grader_trains_caches_and_reloads(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANCORE_DATA_DIR", str(tmp_path))
+    config = fe.ResidualNetConfig(**{**TINY.__dict__, "epochs": 1})
+    data = toy_set(n=32)
+    net = fe.get_feature_net(data, config, device="cpu", progress=False)
+    monkeypatch.setattr(fe, "train_feature_net", lambda *a, **k: pytest.fail("retrained a cached net"))
+    again = fe.get_feature_net(data, config, device="cpu", progress=False)
+    assert type(again).__name__ == "ResidualFeatureNet"
+    x = data.target[:4]
+    assert torch.equal(net.fc(net.features(x)[-1]), again.fc(again.features(x)[-1]))
+    card = fe.net_card(again, config, data)
+    assert card["design"] == "ResidualFeatureNet" and card["triples"] == 32 and card["seed"] == config.seed
