@@ -20,6 +20,7 @@ class TrainConfig:
     adv_weight: float = 1.0       # weight of L_adv in L_G; 0 pauses D (neither used nor trained)
     gp_weight: float | None = None  # None: the loss's own default (10 for wgan_gp)
     augment_shift: int = 0        # D sees real and fake images shifted by up to this many pixels
+    mismatch_weight: float = 0.0  # w of matching-aware negatives (losses.matching_aware_d_loss); 0: off
     sample_every: int = 100       # steps between sample grids (0: never)
     n_samples: int = 64           # images in each sample grid
     seed: int = 0
@@ -39,5 +40,7 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and not 0 <= value < math.inf:  # also rejects NaN
                 raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+        if not 0 <= self.mismatch_weight < 1:  # 1 would drop the generated images from D's loss
+            raise ValueError(f"mismatch_weight must be in [0, 1), got {self.mismatch_weight}")
         if self.sample_every < 0:
             raise ValueError(f"sample_every must be >= 0, got {self.sample_every}")
