@@ -145,8 +145,9 @@ class StyleGenerator(Generator):
         c' = (c - mu(c)) / sigma(c)               (per image and channel, before the network)
         y  = (c' + U(c', s)) * sigma(s) + mu(s)    (the exemplar's statistics restored after it)
 
-    with U's last layer linear (no tanh) and y clamped to [-1, 1] straight-through. With
-    U = 0 this is :func:`colour_transfer`, so the network learns a correction to it: it sees
+    with U's last layer linear (no tanh) and y clamped to [-1, 1] straight-through. U's last
+    layer starts at zero, so the untrained generator is :func:`colour_transfer` and training
+    learns a correction to it: it sees
     every content at one brightness and contrast, and the output's colours start at the
     exemplar's, so only the filter's structure is left to learn. Needs out_channels ==
     style_channels, and content_channels 1 or the same.
@@ -173,6 +174,9 @@ class StyleGenerator(Generator):
         self.dec2 = _UpBlock(4 * w, 2 * w, style_dim)
         self.dec1 = _UpBlock(2 * w, w, style_dim)
         self.to_image = nn.Conv2d(w, out_channels, 1)  # 1x1, as StyleGAN's toRGB: colour, no shape
+        if prepost:  # start as colour transfer exactly: U = 0 until training moves it (a zero-init residual)
+            nn.init.zeros_(self.to_image.weight)
+            nn.init.zeros_(self.to_image.bias)
 
     def check_inputs(self, content: Tensor, exemplar: Tensor) -> None:
         """Raise ValueError unless content and exemplar fit this generator and each other."""
