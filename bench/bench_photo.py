@@ -62,8 +62,9 @@ def main(argv=None) -> None:
     fixed["data"] = time.process_time() - t
     t = time.process_time()
     loss_net = get_feature_net(splits["train"], progress=False)
-    grader = get_photo_grader(photo_grader_set(cfg.seed, max_tiles=cfg.grader_tiles), GraderConfig(epochs=cfg.grader_epochs),
-                              heldout=photo_grader_set(cfg.seed, max_tiles=cfg.grader_tiles, pool="test"), progress=False)
+    grader_sets = {pool: photo_grader_set(cfg.seed, max_tiles=cfg.grader_tiles, pool=pool) for pool in ("train", "test")}
+    grader = get_photo_grader(grader_sets["train"], GraderConfig(epochs=cfg.grader_epochs), heldout=grader_sets["test"],
+                              progress=False)
     fixed["networks (one-off, then cached)"] = time.process_time() - t
 
     per_step, trainers = {}, {}

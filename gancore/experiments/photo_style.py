@@ -26,8 +26,8 @@ from torch import Tensor
 from gancore.data.photo_input import load_photo, parse_photo_style
 from gancore.data.photo_styles import NPR_ATTRIBUTES, NPRStyle, render_npr
 from gancore.data.style_pairs import StyleTransferSet, mismatched_exemplars
-from gancore.losses import LOSS_NAMES
 from gancore.experiments.style_transfer import copy_content, translate
+from gancore.losses import LOSS_NAMES
 from gancore.metrics.per_image import ssim
 from gancore.nets.translation import PatchDiscriminator, StyleGenerator, colour_transfer
 from gancore.workbook.notebook import number, one_of, positive_int

@@ -8,7 +8,7 @@ from gancore.experiments.photo_style import (
     METHODS, PhotoStyleTransfer, check_photo_targets, exemplar_gap, filter_footprint, input_window, joined,
     size_sweep, split_table, tiled_translate)
 from gancore.experiments.style_transfer import translate
-from gancore.metrics.photo_nets import GraderNet, get_photo_grader, photo_grader_set
+from gancore.metrics.photo_nets import get_photo_grader, photo_grader_set
 from gancore.nets.feature import FeatureNet
 from gancore.nets.translation import StyleGenerator
 from gancore.workbook.notebook import ParameterError
