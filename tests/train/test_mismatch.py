@@ -88,3 +88,19 @@ def test_mismatch_needs_wrong_inputs_with_known_names():
         Trainer(G, D, target, inputs=inputs, mismatched={"style": wrong}, batch_size=4, progress=False)
     with pytest.raises(ValueError, match="mismatch_weight"):
         Trainer(G, D, target, inputs=inputs, mismatched={"exemplar": wrong}, batch_size=4, mismatch_weight=1.0)
+
+
+def test_checkpoint_saved_before_prepost_and_mismatch_still_loads(tmp_path):
+    content, exemplar, target, wrong = _data()
+    G, D = _models()
+    inputs = {"content": content, "exemplar": exemplar}
+    trainer = Trainer(G, D, target, inputs=inputs, batch_size=4, sample_every=0, progress=False)
+    trainer.train(1)
+    path = trainer.save_checkpoint(tmp_path / "old.pt")
+    state = torch.load(path, weights_only=False)
+    del state["models"]["G"]["config"]["prepost"], state["config"]["mismatch_weight"]  # as an older gancore wrote it
+    torch.save(state, path)
+    G2, D2 = _models()
+    Trainer(G2, D2, target, inputs=inputs, batch_size=4, sample_every=0, progress=False).load_checkpoint(path)
+    assert torch.equal(G2.to_image.weight, G.to_image.weight)
+    assert Trainer.load(path, target, inputs=inputs, progress=False).step == 1
