@@ -146,6 +146,25 @@ def consistency_penalty(logits: Tensor, augmented_logits: Tensor) -> Tensor:
     return (logits - augmented_logits).pow(2).mean()
 
 
+def matching_aware_d_loss(d_loss: Callable[[Tensor, Tensor], Tensor], real_logits: Tensor,
+                          fake_logits: Tensor, mismatch_logits: Tensor, weight: float = 0.5) -> Tensor:
+    """D's loss with matching-aware negatives (GAN-CLS, Reed et al. 2016): a real image shown
+    with a *wrong* condition (here: another style's exemplar) is scored as fake too.
+
+    Every D loss here is a real part plus a fake part, L_D(r, f) = L_r(r) + L_f(f), so
+
+    L_D = (1 - w) L_D(r, f) + w L_D(r, m) = L_r(r) + (1 - w) L_f(f) + w L_f(m)
+
+    with r = D(y, c, s), f = D(G(c, s), c, s), m = D(y, c, s') and s' an exemplar of another
+    style; w = 1/2 is Reed et al.'s weighting, w = 0 the plain loss. Without the m term D
+    can ignore the exemplar (real targets and fakes share it), and then the adversarial term
+    cannot teach G anything about the style.
+    """
+    if not 0 <= weight <= 1:
+        raise ValueError(f"the mismatch weight must be in [0, 1], got {weight}")
+    return (1 - weight) * d_loss(real_logits, fake_logits) + weight * d_loss(real_logits, mismatch_logits)
+
+
 @dataclass(frozen=True)
 class GANLoss:
     """One adversarial objective: a D loss, a G loss and an optional penalty.

@@ -32,6 +32,11 @@ REQUIRED_METRICS = {
     "05_style_transfer_cgan": [f"{split}.{model}.{key}" for split in ("seen", "unseen")
                                for model in ("copy", "l1", "l1+perceptual", "full")
                                for key in ("ssim", "psnr", "perceptual", "fd", "content_acc", "style_acc")],
+    "06_photo_style_transfer": [f"{split}.{method}.{key}" for split in ("seen", "unseen")
+                                for method in ("copy", "colour_transfer", "l1", "l1+perceptual", "full")
+                                for key in ("ssim", "psnr", "perceptual", "fd", "style_acc")]
+                               + ["prepost.with", "prepost.without", "sizes.64", "sizes.128", "sizes.256",
+                                  "d_exemplar_gap"],
     "07_loss_weight_explorer": ["l1_to_target.warm", "l1_to_target.defaults", "l1_to_target.adv_0",
                                 "l1_to_target.l1_0", "warm_steps", "steps_per_click"],
 }

@@ -171,6 +171,21 @@ def _other_instance(labels: Tensor, content_idx: Tensor, gen: torch.Generator) -
     return order[r + counts[c] * (r >= starts[c]).long()]  # skip over the content's own class
 
 
+def mismatched_exemplars(data: StyleTransferSet, seed: int = 0) -> Tensor:
+    """For each triple, the exemplar of a random other triple whose style differs (N, C, H, W):
+    the *wrong* condition of matching-aware negatives. ValueError when ``data`` has one style."""
+    if len(data.combos()) < 2:
+        raise ValueError("mismatched exemplars need >= 2 styles in the set, got 1")
+    gen = torch.Generator().manual_seed(seed)
+    pick = torch.empty(len(data), dtype=torch.int64)
+    for combo in data.style.unique(dim=0):
+        same = (data.style == combo).all(1)
+        others = (~same).nonzero().squeeze(1)  # (n_other,) triples of another style
+        rows = same.nonzero().squeeze(1)
+        pick[rows] = others[torch.randint(len(others), (len(rows),), generator=gen)]
+    return data.exemplar[pick]
+
+
 def make_splits(domain: StyleDomain, n_train: int, n_test: int, seed: int = 0) -> dict[str, StyleTransferSet]:
     """``train``, ``test_seen`` and ``test_unseen`` sets of ``domain`` (see the module doc).
 

@@ -11,6 +11,7 @@ _WHERE = {
     "03_mnist_baseline": "mnist_baseline:MNISTBaseline",
     "04_conditional_gan": "class_conditional:ClassConditional",
     "05_style_transfer_cgan": "style_transfer:StyleTransfer",
+    "06_photo_style_transfer": "photo_style:PhotoStyleTransfer",
     "07_loss_weight_explorer": "weight_explorer:WeightExplorer",
 }
 NOTEBOOKS: tuple[str, ...] = tuple(_WHERE)

@@ -30,7 +30,7 @@ from torch import Tensor
 from gancore.data.digit_styles import STYLE_ATTRIBUTES, Style, make_style_splits, render
 from gancore.data.sources import load_mnist
 from gancore.data.splits import partition
-from gancore.data.style_pairs import StyleTransferSet
+from gancore.data.style_pairs import StyleTransferSet, mismatched_exemplars
 from gancore.losses import LOSS_NAMES, StyleTransferLoss
 from gancore.metrics.distribution import frechet_distance
 from gancore.metrics.feature_nets import accuracy, get_feature_net
@@ -140,7 +140,7 @@ def build_style_trainer(train: StyleTransferSet, *, loss: str = STYLE_DEFAULTS["
                         lr_g: float = STYLE_DEFAULTS["lr_g"], lr_d: float = STYLE_DEFAULTS["lr_d"],
                         seed: int = 0, sample_every: int = 0, device=None, checkpoint_path=None,
                         progress: bool = True, feature_net: FeatureNet | None = None,
-                        n_samples: int = 16) -> Trainer:
+                        n_samples: int = 16, prepost: bool = False, mismatch_weight: float = 0.0) -> Trainer:
     """A :class:`gancore.Trainer` for StyleGenerator vs PatchDiscriminator on ``train``.
 
     inputs = {"content", "exemplar"} (by name), real = target. ``adv_weight=0``
@@ -150,7 +150,10 @@ def build_style_trainer(train: StyleTransferSet, *, loss: str = STYLE_DEFAULTS["
     (0 switches a term off exactly). The feature network of the perceptual
     and style terms is ``feature_net`` or, when one of them is > 0,
     ``get_feature_net(train)`` (trained once, then cached). Sample grids show
-    the first ``n_samples`` training pairs.
+    the first ``n_samples`` training pairs. ``prepost``: the generator's input and output
+    statistics (:class:`StyleGenerator`). ``mismatch_weight`` > 0: D also scores each real
+    target shown with another style's exemplar (:func:`mismatched_exemplars`) as fake
+    (:func:`gancore.losses.matching_aware_d_loss`); notebook 05 trains without it.
     """
     if not isinstance(train, StyleTransferSet):
         raise TypeError(f"train must be a gancore.styles.StyleTransferSet, got {type(train).__name__}")
@@ -167,6 +170,7 @@ def build_style_trainer(train: StyleTransferSet, *, loss: str = STYLE_DEFAULTS["
                              f"the term off")
     config = TrainConfig(loss=loss, adv_weight=float(adv_weight), batch_size=batch_size, lr_g=lr_g,
                          lr_d=lr_d, seed=seed, sample_every=sample_every,
+                         mismatch_weight=float(mismatch_weight) if adv_weight > 0 else 0.0,
                          n_samples=max(1, min(n_samples, len(target))))
     if len(target) < batch_size:
         raise ValueError(f"batch_size {batch_size} exceeds the {len(target)} images")
@@ -179,7 +183,7 @@ def build_style_trainer(train: StyleTransferSet, *, loss: str = STYLE_DEFAULTS["
                          f"give the exemplars the targets' channels (e.g. RGB for both)")
     with torch.random.fork_rng(devices=[]):  # models from ``seed``, the caller's RNG untouched
         torch.manual_seed(seed)
-        G = StyleGenerator(content.shape[1], target.shape[1], target.shape[1], width=width)
+        G = StyleGenerator(content.shape[1], target.shape[1], target.shape[1], width=width, prepost=prepost)
         D = PatchDiscriminator(target.shape[1], content.shape[1], target.shape[1], width=width) \
             if adv_weight > 0 else None  # built after G, so G's weights do not depend on it
     G.check_inputs(content, exemplar)  # mismatched shapes: one clear error, before any training
@@ -189,8 +193,10 @@ def build_style_trainer(train: StyleTransferSet, *, loss: str = STYLE_DEFAULTS["
     if (perceptual > 0 or style > 0) and feature_net is None:
         feature_net = get_feature_net(train, device=device, progress=progress)
     aux = StyleTransferLoss(l1, perceptual, style, tv, feature_net=feature_net)
+    mismatched = {"exemplar": mismatched_exemplars(train, seed)} if config.mismatch_weight > 0 else None
     return Trainer(G, D, target, inputs={"content": content, "exemplar": exemplar}, config=config,
-                   aux_loss=aux, device=device, checkpoint_path=checkpoint_path, progress=progress)
+                   aux_loss=aux, device=device, checkpoint_path=checkpoint_path, progress=progress,
+                   mismatched=mismatched)
 
 
 @torch.no_grad()
@@ -273,11 +279,13 @@ NO_ADVERSARIAL: dict = {"adv_weight": 0.0}  # "l1+perceptual": the full loss wit
 METHODS: dict[str, dict] = {"l1": L1_ONLY, "l1+perceptual": NO_ADVERSARIAL, "full": {}}  # overrides of the settings
 
 
-def method_outputs(generators: dict[str, StyleGenerator], splits: dict[str, StyleTransferSet]
-                   ) -> dict[str, dict[str, Tensor]]:
-    """``outputs[split_key][method]`` for :func:`evaluate_methods`: the "copy" baseline, then
-    each named generator's translations of the test splits in :data:`SPLITS`."""
-    return {key: {"copy": copy_content(splits[name].content),
+def method_outputs(generators: dict[str, StyleGenerator], splits: dict[str, StyleTransferSet],
+                   baselines: dict | None = None) -> dict[str, dict[str, Tensor]]:
+    """``outputs[split_key][method]`` for :func:`evaluate_methods`: the baselines (default: "copy";
+    each ``baseline(content, exemplar)`` -> outputs), then each named generator's translations
+    of the test splits in :data:`SPLITS`."""
+    baselines = {"copy": lambda content, exemplar: copy_content(content)} if baselines is None else baselines
+    return {key: {**{method: fn(splits[name].content, splits[name].exemplar) for method, fn in baselines.items()},
                   **{method: translate(G, splits[name].content, splits[name].exemplar)
                      for method, G in generators.items()}}
             for key, name in SPLITS.items()}

@@ -49,6 +49,36 @@ def check_style_inputs(content: Tensor, exemplar: Tensor, content_channels: int,
         raise ValueError(f"image size must be divisible by 4 (two 2x down-samplings), got {h}x{w}")
 
 
+def channel_stats(x: Tensor, eps: float = 1e-2) -> tuple[Tensor, Tensor]:
+    """Per image and channel mean and standard deviation over the pixels, (B, C, 1, 1) each;
+    the deviation is kept >= ``eps`` so that dividing by it is safe on flat images."""
+    return x.mean(dim=(2, 3), keepdim=True), x.std(dim=(2, 3), keepdim=True, unbiased=False).clamp_min(eps)
+
+
+def clamp_straight_through(x: Tensor, low: float = -1.0, high: float = 1.0) -> Tensor:
+    """Clamped forward, identity backward: a pixel pushed past the range still gets the
+    gradient that pulls it back (a plain clamp would leave it stuck with gradient 0)."""
+    return x + (x.clamp(low, high) - x).detach()
+
+
+def colour_transfer(content: Tensor, exemplar: Tensor) -> Tensor:
+    """The exemplar's colour statistics on the content, per channel (Reinhard et al. 2001, in RGB):
+
+    out = (c - mu(c)) / sigma(c) * sigma(s) + mu(s), clamped to [-1, 1]
+
+    content (B, 1 or C, H, W), exemplar (B, C, H', W'); no learning. It is the pre- and
+    post-processing of ``StyleGenerator(prepost=True)`` with the identity in between."""
+    if content.dim() != 4 or exemplar.dim() != 4 or content.shape[0] != exemplar.shape[0]:
+        raise ValueError(f"content and exemplar must be (B, C, H, W) with the same B, got "
+                         f"{tuple(content.shape)} and {tuple(exemplar.shape)}")
+    if content.shape[1] not in (1, exemplar.shape[1]):
+        raise ValueError(f"content has {content.shape[1]} channels, exemplar {exemplar.shape[1]}: "
+                         f"give the content 1 channel or the exemplar's")
+    mu_c, sd_c = channel_stats(content)
+    mu_s, sd_s = channel_stats(exemplar)
+    return ((content - mu_c) / sd_c * sd_s + mu_s).clamp(-1, 1)
+
+
 class AdaIN(nn.Module):
     """Adaptive instance norm (Huang & Belongie 2017), as FiLM on normalised features.
 
@@ -109,14 +139,31 @@ class StyleGenerator(Generator):
     The skips carry the content's shape; every decoder layer's statistics come
     from the exemplar's style code. No noise: ``z_dim = 0``, so the trainer
     calls it without ``z``.
+
+    ``prepost=True`` wraps the U-Net in :func:`colour_transfer`'s statistics:
+
+        c' = (c - mu(c)) / sigma(c)               (per image and channel, before the network)
+        y  = (c' + U(c', s)) * sigma(s) + mu(s)    (the exemplar's statistics restored after it)
+
+    with U's last layer linear (no tanh) and y clamped to [-1, 1] straight-through. U's last
+    layer starts at zero, so the untrained generator is :func:`colour_transfer` and training
+    learns a correction to it: it sees
+    every content at one brightness and contrast, and the output's colours start at the
+    exemplar's, so only the filter's structure is left to learn. Needs out_channels ==
+    style_channels, and content_channels 1 or the same.
     """
 
     z_dim = 0
 
     def __init__(self, content_channels: int = 1, style_channels: int = 3, out_channels: int = 3,
-                 width: int = 16, style_dim: int = 64):
+                 width: int = 16, style_dim: int = 64, prepost: bool = False):
         super().__init__()
+        if prepost and (out_channels != style_channels or content_channels not in (1, out_channels)):
+            raise ValueError(f"prepost restores the exemplar's statistics onto the content, so out_channels "
+                             f"({out_channels}) must equal style_channels ({style_channels}) and "
+                             f"content_channels ({content_channels}) be 1 or the same")
         self.content_channels, self.style_channels = content_channels, style_channels
+        self.prepost = bool(prepost)
         self.out_channels, self.width = out_channels, width
         w = width
         self.enc1 = nn.Sequential(nn.Conv2d(content_channels, w, 3, 1, 1), nn.LeakyReLU(0.2, True))
@@ -127,6 +174,9 @@ class StyleGenerator(Generator):
         self.dec2 = _UpBlock(4 * w, 2 * w, style_dim)
         self.dec1 = _UpBlock(2 * w, w, style_dim)
         self.to_image = nn.Conv2d(w, out_channels, 1)  # 1x1, as StyleGAN's toRGB: colour, no shape
+        if prepost:  # start as colour transfer exactly: U = 0 until training moves it (a zero-init residual)
+            nn.init.zeros_(self.to_image.weight)
+            nn.init.zeros_(self.to_image.bias)
 
     def check_inputs(self, content: Tensor, exemplar: Tensor) -> None:
         """Raise ValueError unless content and exemplar fit this generator and each other."""
@@ -139,12 +189,18 @@ class StyleGenerator(Generator):
     def _generate(self, content: Tensor, exemplar: Tensor) -> Tensor:
         """The network, inputs already checked (subclasses check theirs, then call this)."""
         s = self.style(exemplar)  # (B, style_dim)
+        if self.prepost:
+            mu_c, sd_c = channel_stats(content)
+            content = (content - mu_c) / sd_c  # (B, Cc, H, W), zero mean and unit variance per channel
         e1 = self.enc1(content)  # (B, w, H, W)
         e2 = self.enc2(e1)  # (B, 2w, H/2, W/2)
         e3 = self.enc3(e2)  # (B, 4w, H/4, W/4)
         h = F.relu(self.mid(e3, s))
         h = self.dec2(h, e2, s)  # (B, 2w, H/2, W/2)
         h = self.dec1(h, e1, s)  # (B, w, H, W)
+        if self.prepost:
+            mu_s, sd_s = channel_stats(exemplar)
+            return clamp_straight_through((content + self.to_image(h)) * sd_s + mu_s)  # (B, Cout, H, W)
         return torch.tanh(self.to_image(h))  # (B, Cout, H, W)
 
 

@@ -8,6 +8,8 @@ still load into a trainer whose models you build yourself.
 """
 from __future__ import annotations
 
+import inspect
+
 from dataclasses import fields
 from pathlib import Path
 
@@ -53,6 +55,13 @@ def saved_class_names(state: dict) -> list[str | None]:
     return [None if models[k] is None else models[k]["class"] for k in ("G", "D")]
 
 
+def with_defaults(cls: type, config: dict) -> dict:
+    """``config`` plus the defaults of ``cls``'s constructor arguments it lacks: an argument added
+    after a checkpoint was saved takes its default, which is how that run's network was built."""
+    params = inspect.signature(cls.__init__).parameters
+    return {**{k: p.default for k, p in params.items() if p.default is not inspect.Parameter.empty}, **config}
+
+
 def check_models_fit(state: dict, G: nn.Module, D: nn.Module | None, path: Path) -> None:
     """CheckpointError unless ``state`` holds models of the classes (and configs) of ``G`` and ``D``."""
     mine = [type(G).__name__, None if D is None else type(D).__name__]
@@ -63,6 +72,8 @@ def check_models_fit(state: dict, G: nn.Module, D: nn.Module | None, path: Path)
         return  # no configs saved: the weights' shapes are checked when they are loaded
     for role, net in (("G", G), ("D", D)):
         saved, current = (state["models"][role] or {}).get("config"), (net_spec(net) or {}).get("config")
+        if saved is not None and net is not None:
+            saved = with_defaults(type(net), saved)
         if saved is not None and current is not None and saved != current:
             diff = {k: (saved.get(k), current.get(k)) for k in {**saved, **current} if saved.get(k) != current.get(k)}
             raise CheckpointError(f"{path} does not fit these models: {role} was saved with other arguments "

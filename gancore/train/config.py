@@ -26,6 +26,7 @@ class TrainConfig:
     r1_every: int = 1             # lazy R1: penalise every k-th D step, weighted k times (StyleGAN2)
     cr_weight: float = 0.0        # bCR's lambda_real = lambda_fake: E(D(x) - D(T(x)))^2 on both (0: off)
     cr_shift: int = 3             # bCR's T: a random shift by up to this many pixels (1/8 of 28, rounded)
+    mismatch_weight: float = 0.0  # w of matching-aware negatives (losses.matching_aware_d_loss); 0: off
     sample_every: int = 100       # steps between sample grids (0: never)
     n_samples: int = 64           # images in each sample grid
     seed: int = 0
@@ -48,5 +49,7 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and not 0 <= value < math.inf:  # also rejects NaN
                 raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+        if not 0 <= self.mismatch_weight < 1:  # 1 would drop the generated images from D's loss
+            raise ValueError(f"mismatch_weight must be in [0, 1), got {self.mismatch_weight}")
         if self.sample_every < 0:
             raise ValueError(f"sample_every must be >= 0, got {self.sample_every}")

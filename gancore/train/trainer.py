@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from gancore.data.augment import diff_augment, random_translate
-from gancore.losses import consistency_penalty, get_gan_loss, gradient_penalty, r1_penalty
+from gancore.losses import consistency_penalty, get_gan_loss, gradient_penalty, matching_aware_d_loss, r1_penalty
 from gancore.paths import atomic_write
 from gancore.runtime import as_device
 from gancore.train.callbacks import Callback, StatusFile, check_callbacks, run_callbacks
@@ -63,13 +63,19 @@ class Trainer:
     L_G and recorded in the history. ``discriminator=None`` makes a supervised
     trainer: no D, no D step, L_G = the auxiliary terms (``adv_weight`` must
     be 0); the D columns of the history are then NaN.
+
+    ``mismatched`` (with ``config.mismatch_weight`` > 0): named inputs that replace some of
+    ``inputs`` row for row to make a *wrong* condition, e.g. ``{"exemplar": another style's
+    exemplar}``; D then also learns to score (real, wrong condition) as fake
+    (:func:`gancore.losses.matching_aware_d_loss`).
     """
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module | None, real: Tensor,
                  condition: Sequence[Tensor] = (), config: TrainConfig | None = None,
                  aux_loss: AuxLoss | None = None, device: str | torch.device | None = None,
                  checkpoint_path: str | Path | None = None, progress: bool = True,
-                 inputs: Mapping[str, Tensor] | None = None, **overrides):
+                 inputs: Mapping[str, Tensor] | None = None,
+                 mismatched: Mapping[str, Tensor] | None = None, **overrides):
         self.config = config or TrainConfig(**overrides)
         if config is not None and overrides:
             self.config = TrainConfig(**{**asdict(config), **overrides})
@@ -83,6 +89,12 @@ class Trainer:
         self.real, self.condition = real, tuple(condition)
         self.model_inputs = ModelInputs.checked(self.condition, inputs, len(real))
         self.inputs = self.model_inputs.named
+        self.mismatched = ModelInputs.checked((), mismatched, len(real)).named
+        unknown = set(self.mismatched) - set(self.inputs)
+        if unknown:
+            raise ValueError(f"mismatched inputs {sorted(unknown)} replace named inputs, and there are only "
+                             f"{sorted(self.inputs)}")
+        self._check_mismatch(cfg.mismatch_weight)
         on_images = [name for name in ("augment_shift", "augment", "cr_weight") if getattr(cfg, name)]
         if on_images and real.dim() != 4:
             raise ValueError(f"{' and '.join(on_images)} {'needs' if len(on_images) == 1 else 'need'} images "
@@ -90,7 +102,7 @@ class Trainer:
         if len(real) < cfg.batch_size:
             raise ValueError(f"batch_size {cfg.batch_size} exceeds the {len(real)} images")
         check_finite_data({"real": real, **{f"condition[{i}]": c for i, c in enumerate(self.condition)},
-                           **self.inputs})
+                           **self.inputs, **{f"mismatched {k}": v for k, v in self.mismatched.items()}})
         self.aux_loss = aux_loss
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
         self.progress = progress
@@ -118,6 +130,7 @@ class Trainer:
         states carry on. Bad values raise before anything changes."""
         config = TrainConfig(**{**asdict(self.config), **changes})
         self._check_adversarial(config.adv_weight)
+        self._check_mismatch(config.mismatch_weight)
         self.config, self.gan_loss = config, get_gan_loss(config.loss)
         self.gp_weight = self.gan_loss.gp_weight if config.gp_weight is None else config.gp_weight
         for opt, lr in ((self.opt_g, config.lr_g), (self.opt_d, config.lr_d)):
@@ -131,9 +144,15 @@ class Trainer:
             raise ValueError(f"adv_weight={adv_weight} needs a discriminator, and this trainer has none; "
                              "pass adv_weight=0 for a supervised run, or pass a discriminator")
 
+    def _check_mismatch(self, mismatch_weight: float) -> None:
+        if mismatch_weight > 0 and not self.mismatched:
+            raise ValueError(f"mismatch_weight={mismatch_weight} needs wrong conditions to show D: pass "
+                             "mismatched={'exemplar': exemplars of other styles}, or mismatch_weight=0")
+
     @classmethod
     def load(cls, path: str | Path, real: Tensor, condition: Sequence[Tensor] = (), *,
-             inputs: Mapping[str, Tensor] | None = None, aux_loss: AuxLoss | None = None,
+             inputs: Mapping[str, Tensor] | None = None, mismatched: Mapping[str, Tensor] | None = None,
+             aux_loss: AuxLoss | None = None,
              device: str | torch.device | None = None, checkpoint_path: str | Path | None = None,
              progress: bool = True) -> "Trainer":
         """A trainer rebuilt from the checkpoint at ``path`` alone: G and D from their saved
@@ -143,7 +162,8 @@ class Trainer:
         state = read_checkpoint(path)
         G, D = rebuild_models(state, path)
         trainer = cls(G, D, real, condition, config=saved_config(state), aux_loss=aux_loss, device=device,
-                      checkpoint_path=checkpoint_path, progress=progress, inputs=inputs)
+                      checkpoint_path=checkpoint_path, progress=progress, inputs=inputs,
+                      mismatched=mismatched)
         return trainer._restore(state, path)
 
     # ---------------------------------------------------------------- batches
@@ -156,13 +176,16 @@ class Trainer:
         """Generator steps that make ``epochs`` passes over the data with D's batches."""
         return max(1, math.ceil(epochs * self.batches_per_epoch / self.config.d_steps))
 
-    def _batch(self, batch_number: int) -> tuple[Tensor, tuple[Tensor, ...]]:
+    def _indices(self, batch_number: int) -> Tensor:
         epoch, i = divmod(batch_number, self.batches_per_epoch)
         if self._perm_cache is None or self._perm_cache[0] != epoch:
             rng = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
             self._perm_cache = (epoch, torch.randperm(len(self.real), generator=rng))
         bs = self.config.batch_size
-        idx = self._perm_cache[1][i * bs:(i + 1) * bs]
+        return self._perm_cache[1][i * bs:(i + 1) * bs]
+
+    def _batch(self, batch_number: int) -> tuple[Tensor, ModelInputs]:
+        idx = self._indices(batch_number)
         real = self.real[idx].to(self.device, non_blocking=True)
         return real, self.model_inputs.rows(idx, self.device)
 
@@ -281,7 +304,15 @@ class Trainer:
                     fake = inputs.call(self.G, *self._noise(len(real)))
                 real_d, fake_d = self._for_d(real), self._for_d(fake)
                 real_logits, fake_logits = inputs.call(self.D, real_d), inputs.call(self.D, fake_d)
-                loss_d = loss.d_loss(real_logits, fake_logits)
+                if cfg.mismatch_weight > 0:  # the real image with a wrong condition, scored as fake
+                    idx = self._indices(batch_number + k)
+                    wrong = {name: x[idx].to(self.device) for name, x in self.mismatched.items()}
+                    mismatch_logits = ModelInputs(inputs.args, {**inputs.named, **wrong}).call(self.D, real_d)
+                    loss_d = matching_aware_d_loss(loss.d_loss, real_logits, fake_logits, mismatch_logits,
+                                                   cfg.mismatch_weight)
+                    record["d_mismatch"] = mismatch_logits.mean().item()
+                else:
+                    loss_d = loss.d_loss(real_logits, fake_logits)
                 for name, term in self._d_regularisers(inputs, real_d, fake_d, real_logits, fake_logits,
                                                        batch_number + k).items():
                     record[f"loss_{name}"] = term.item()

@@ -33,7 +33,8 @@ BUILDS = {
     "ClassConditionalDiscriminator": (lambda: ClassConditionalDiscriminator(4, n_classes=3),
                                       {"width": 4, "n_classes": 3, "channels": 1, "spectral_norm": False}),
     "StyleGenerator": (lambda: StyleGenerator(1, 3, 3, width=4, style_dim=8),
-                       {"content_channels": 1, "style_channels": 3, "out_channels": 3, "width": 4, "style_dim": 8}),
+                       {"content_channels": 1, "style_channels": 3, "out_channels": 3, "width": 4, "style_dim": 8,
+                        "prepost": False}),
     "PatchDiscriminator": (lambda: PatchDiscriminator(3, 1, width=4),
                            {"image_channels": 3, "content_channels": 1, "style_channels": 3, "width": 4}),
 }

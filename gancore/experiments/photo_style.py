@@ -1,0 +1,282 @@
+"""Notebook 06: the style cGAN of notebook 05 on photos in classical non-photorealistic filters.
+
+    splits = make_npr_splits(n_train, n_test, seed)                  # gancore.data.photo_styles
+    trainers = {m: build_style_trainer(splits["train"], **method_settings(cfg, m)) for m in TRAINED}
+    outputs = method_outputs(generators, splits, BASELINES)         # copy, colour_transfer, l1, ...
+    evaluate_methods(outputs, splits, grader)                        # notebook 05's grading
+    exemplar_gap(trainers["full"].D, test)                           # does D look at the exemplar?
+    size_sweep(G, photo, exemplar_photo, styles, sizes)              # any image size
+
+Everything that trains, translates and grades is notebook 05's (gancore.experiments.style_transfer);
+this module holds what only the photos need: the parameters, the five methods, the targets, the
+discriminator's exemplar gap and the size experiment.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from gancore.data.photo_input import load_photo, parse_photo_style
+from gancore.data.photo_styles import NPR_ATTRIBUTES, NPRStyle, render_npr
+from gancore.data.style_pairs import StyleTransferSet, mismatched_exemplars
+from gancore.experiments.style_transfer import copy_content, translate
+from gancore.losses import LOSS_NAMES
+from gancore.metrics.per_image import ssim
+from gancore.nets.translation import PatchDiscriminator, StyleGenerator, colour_transfer
+from gancore.workbook.notebook import number, one_of, positive_int
+from gancore.workbook.params import NotebookParams, param
+
+WEIGHT = number(0)
+METHODS: tuple[str, ...] = ("copy", "colour_transfer", "l1", "l1+perceptual", "full")  # metrics.json keys
+BASELINES = {"copy": lambda content, exemplar: copy_content(content),
+             "colour_transfer": colour_transfer}  # no learning: method_outputs(..., baselines=BASELINES)
+TRAINED: tuple[str, ...] = ("l1", "l1+perceptual", "full", "full_no_prepost")
+SIZES: tuple[int, ...] = (64, 128, 256)
+SIZE_PHOTO = "stereo_motorcycle"  # a scikit-image photo no split uses: the test photo of the size experiment
+EXEMPLAR_PHOTO = "coffee"         # the exemplars' photo there (any photo will do: it only shows the style)
+
+
+@dataclass
+class PhotoStyleTransfer(NotebookParams):
+    """Notebook 06's parameters."""
+
+    notebook: ClassVar[str] = "06_photo_style_transfer"
+
+    n_train: int = param(512, "training triples (content tile, exemplar, target), 64x64", positive_int, smoke=32)
+    n_test: int = param(128, "triples in each test split (seen styles, unseen styles)", positive_int, smoke=16)
+    steps: int = param(300, "generator steps of each of the four trainings", positive_int, smoke=2)
+    batch_size: int = param(16, "triples per step", positive_int, smoke=8)
+    width: int = param(16, "base channels of G and D", positive_int, smoke=4)
+    loss: str = param("hinge", "adversarial loss, a name in gancore.losses.LOSS_NAMES", one_of(*LOSS_NAMES))
+    adv_weight: float = param(0.3, "weight of the adversarial term of the full model", WEIGHT)
+    l1: float = param(10.0, "weight of the L1 distance to the target", WEIGHT)
+    perceptual: float = param(1.0, "weight of the perceptual distance to the target (loss net features)", WEIGHT)
+    style: float = param(1.0, "weight of the Gram-matrix style distance to the exemplar", WEIGHT)
+    lr_g: float = param(5e-4, "generator Adam learning rate", number(0, 1, open_min=True))
+    lr_d: float = param(5e-4, "discriminator Adam learning rate", number(0, 1, open_min=True))
+    mismatch_weight: float = param(0.5, "weight w of matching-aware negatives in D's loss (0: off; 0.5: Reed "
+                                        "et al.)", number(0, 1))
+    prepost: bool = param(True, "normalise the content's colour statistics before G and restore the "
+                                "exemplar's after it")
+    grader_epochs: int = param(12, "training epochs of the photo grader", positive_int, smoke=1)
+    grader_tiles: int = param(1000, "at most this many training-pool tiles for the grader (each in all 15 "
+                                    "styles)", positive_int, smoke=6)
+    size_crops: int = param(2, "crops per style and size in the size experiment", positive_int, smoke=1)
+    size_styles: int = param(10, "training styles in the size experiment (at most)", positive_int, smoke=2)
+    demo_style: str = param("kuwahara:3", "a named style, filter or filter:scale (scale a name or the "
+                                          "filter's parameter), for the whole-photo demo")
+    n_show: int = param(6, "samples per side-by-side grid", positive_int, smoke=3)
+    out_dir: str = param("runs/latest/06_photo_style_transfer", "metrics.json and figures go here")
+
+    def cross_checks(self) -> list[str]:
+        try:
+            parse_photo_style(self.demo_style)
+        except ValueError as exc:
+            return [f"demo_style: {exc}"]
+        return []
+
+    def method_settings(self, method: str) -> dict:
+        """The keyword arguments of :func:`build_style_trainer` for one trained method."""
+        full = {name: getattr(self, name) for name in ("loss", "adv_weight", "l1", "perceptual", "style", "width",
+                                                       "batch_size", "lr_g", "lr_d", "mismatch_weight",
+                                                       "prepost", "seed")}
+        changes = {"l1": {"adv_weight": 0.0, "perceptual": 0.0, "style": 0.0},
+                   "l1+perceptual": {"adv_weight": 0.0},
+                   "full": {},
+                   "full_no_prepost": {"prepost": not self.prepost}}
+        if method not in changes:
+            raise ValueError(f"unknown method {method!r}; trained methods: {', '.join(changes)}")
+        return {**full, **changes[method]}
+
+
+# --------------------------------------------------------------------------
+# The data, in a table
+# --------------------------------------------------------------------------
+
+
+def style_name(index) -> str:
+    """``"kuwahara:medium"`` for a style index tuple."""
+    return "{}:{}".format(*(NPR_ATTRIBUTES[a][i] for a, i in zip(NPR_ATTRIBUTES, index)))
+
+
+def split_table(splits: dict[str, StyleTransferSet]) -> pd.DataFrame:
+    """Per split: triples, distinct content tiles, source photos, styles and their names."""
+    rows = {}
+    for name, s in splits.items():
+        rows[name] = {"triples": len(s), "content tiles": len(torch.unique(s.content.flatten(1), dim=0)),
+                      "photos": len(s.digit.unique()), "styles": len(s.combos()),
+                      "which styles": ", ".join(sorted(style_name(c) for c in s.combos()))}
+    return pd.DataFrame(rows).T
+
+
+def joined(a: StyleTransferSet, b: StyleTransferSet) -> StyleTransferSet:
+    """The triples of ``a`` then those of ``b``, as one set (split ``"a+b"``)."""
+    tensors = {f.name: torch.cat([getattr(a, f.name), getattr(b, f.name)]) for f in dataclasses.fields(a)
+               if isinstance(getattr(a, f.name), Tensor)}
+    return dataclasses.replace(a, **tensors, split=f"{a.split}+{b.split}")
+
+
+# --------------------------------------------------------------------------
+# Does D use the exemplar?
+# --------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def exemplar_gap(D: PatchDiscriminator, data: StyleTransferSet, seed: int = 0) -> dict[str, float]:
+    """D's mean logit on (target, content, right exemplar) minus on (target, content, exemplar of
+    another style): ``gap`` = mean D(y, c, s) - mean D(y, c, s'). ``effect`` divides it by the
+    pooled standard deviation of the per-image scores (Cohen's d): above 0.8 is a clear difference."""
+    was_training = D.training
+    D.eval()
+    device = next(D.parameters()).device
+    wrong = mismatched_exemplars(data, seed)
+    scores = {}
+    for name, exemplars in (("right", data.exemplar), ("wrong", wrong)):
+        logits = [D(data.target[i:i + 256].to(device), content=data.content[i:i + 256].to(device),
+                    exemplar=exemplars[i:i + 256].to(device)).mean(dim=(1, 2, 3)).cpu()
+                  for i in range(0, len(data), 256)]
+        scores[name] = torch.cat(logits).double()  # (N,) one mean patch score per image
+    D.train(was_training)
+    gap = float(scores["right"].mean() - scores["wrong"].mean())
+    pooled = float(((scores["right"].var() + scores["wrong"].var()) / 2).sqrt())
+    return {"right": float(scores["right"].mean()), "wrong": float(scores["wrong"].mean()), "gap": gap,
+            "effect": gap / pooled if pooled > 0 else float("nan")}
+
+
+# --------------------------------------------------------------------------
+# Targets
+# --------------------------------------------------------------------------
+
+
+def check_photo_targets(metrics: dict, fd_gain: float = 0.25, max_ssim_drop: float = 0.05) -> pd.DataFrame:
+    """Notebook 06's targets on unseen styles, each with its number and whether it is met:
+
+    SSIM(full) > SSIM(copy) and SSIM(colour_transfer);  FD(full) <= (1 - fd_gain) FD(l1+perceptual);
+    SSIM(l1+perceptual) - SSIM(full) <= max_ssim_drop.
+    """
+    m = metrics["unseen"]
+    full, lp = m["full"], m["l1+perceptual"]
+    gain = 1 - full["fd"] / lp["fd"] if lp["fd"] > 0 else float("nan")
+    drop = lp["ssim"] - full["ssim"]
+    rows = [(f"SSIM: full > {b}", f"{full['ssim']:.3f} vs {m[b]['ssim']:.3f}", full["ssim"] > m[b]["ssim"])
+            for b in ("copy", "colour_transfer")]
+    rows += [(f"FD: full >= {fd_gain:.0%} below l1+perceptual", f"{-gain:+.1%} ({full['fd']:.2f} vs {lp['fd']:.2f})",
+              bool(gain >= fd_gain)),
+             (f"SSIM drop vs l1+perceptual <= {max_ssim_drop}", f"{drop:+.3f}", bool(drop <= max_ssim_drop))]
+    return pd.DataFrame(rows, columns=["target (unseen styles)", "measured", "met"]).set_index("target (unseen styles)")
+
+
+# --------------------------------------------------------------------------
+# Any image size
+# --------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def _skimage_photo(name: str) -> np.ndarray:
+    import skimage.data
+    image = getattr(skimage.data, name)()
+    return image[0] if isinstance(image, tuple) else image  # stereo pairs: the left view
+
+
+def size_photo(name: str = SIZE_PHOTO, size: int | tuple[int, int] | None = 320) -> Tensor:
+    """A scikit-image photo as (1, 3, H, W) in [-1, 1] via :func:`load_photo` (shorter side ``size``)."""
+    return load_photo(_skimage_photo(name), size)
+
+
+def random_crops(photo: Tensor, size: int, n: int, gen: torch.Generator) -> Tensor:
+    """``n`` random ``size`` x ``size`` crops (n, 3, size, size) of ``photo`` (1, 3, H, W)."""
+    h, w = photo.shape[2:]
+    if size > min(h, w):
+        raise ValueError(f"a {size} px crop does not fit the {h}x{w} photo")
+    top = torch.randint(h - size + 1, (n,), generator=gen).tolist()
+    left = torch.randint(w - size + 1, (n,), generator=gen).tolist()
+    return torch.cat([photo[..., t:t + size, s:s + size] for t, s in zip(top, left)])
+
+
+def tiled_translate(G: StyleGenerator, content: Tensor, exemplar: Tensor, tile: int = 64) -> Tensor:
+    """``G`` on each ``tile`` x ``tile`` block of content and exemplar separately, stitched back:
+    every statistic G computes (instance norms, style code, pre/post-processing) then covers one
+    training-sized tile, as in training, at the price of context across tile borders."""
+    n, c, h, w = content.shape
+    if h % tile or w % tile:
+        raise ValueError(f"{h}x{w} images do not split into {tile} px tiles")
+
+    def blocks(x: Tensor) -> Tensor:  # (n, C, h, w) -> (n * h/t * w/t, C, t, t)
+        x = x.unfold(2, tile, tile).unfold(3, tile, tile)  # (n, C, h/t, w/t, t, t)
+        return x.permute(0, 2, 3, 1, 4, 5).reshape(-1, x.shape[1], tile, tile)
+
+    out = translate(G, blocks(content), blocks(exemplar), batch_size=64)  # (n * h/t * w/t, C, t, t)
+    out = out.reshape(n, h // tile, w // tile, -1, tile, tile).permute(0, 3, 1, 4, 2, 5)
+    return out.reshape(n, -1, h, w)
+
+
+def filter_footprint(style: NPRStyle) -> int:
+    """The side (px) of the window of the photo that one pixel of the filtered image depends on."""
+    p = style.param
+    if style.filter in ("cartoon", "pencil"):
+        return 2 * int(3 * p + 0.5) + 1 + (2 if style.filter == "cartoon" else 0)  # blur (+ Sobel)
+    return {"kuwahara": 2 * p + 1, "posterize": 1, "halftone": p}[style.filter]
+
+
+def input_window(G: StyleGenerator, size: int = 64, threshold: float = 1e-3) -> int:
+    """The side (px) of the content window that one output pixel depends on, measured: the
+    gradient of the centre output pixel with respect to the content, kept where it exceeds
+    ``threshold`` times its largest value (instance norms make every pixel depend a little on
+    all the others; this keeps only the dependence that matters)."""
+    gen = torch.Generator().manual_seed(0)
+    content = (torch.rand(1, G.content_channels, size, size, generator=gen) * 2 - 1).requires_grad_(True)
+    exemplar = torch.rand(1, G.style_channels, size, size, generator=gen) * 2 - 1
+    was_training = G.training
+    G.eval()
+    G(content=content, exemplar=exemplar)[0, :, size // 2, size // 2].sum().backward()
+    G.train(was_training)
+    g = content.grad[0].abs().amax(0)  # (size, size)
+    rows, cols = (g > threshold * g.max()).nonzero(as_tuple=True)
+    return int(max(rows.max() - rows.min(), cols.max() - cols.min()) + 1)
+
+
+def size_sweep(G: StyleGenerator, photo: Tensor, exemplar_photo: Tensor, styles: list[NPRStyle],
+               sizes=SIZES, n_crops: int = 2, seed: int = 0) -> pd.DataFrame:
+    """SSIM to the true filtered crop of ``G``'s output at each size: ``n_crops`` crops of ``photo``
+    per style and size, each with an exemplar cropped from ``exemplar_photo`` at the same size and
+    rendered in the style. One row per size: ssim (mean) and its standard error; ``ssim_tiled``,
+    G run on the crop's 64 px tiles one by one (:func:`tiled_translate`: training-sized
+    statistics); and the SSIM of :func:`colour_transfer` on the same crops, a yardstick
+    without any network."""
+    gen = torch.Generator().manual_seed(seed)
+    rows = {}
+    for size in sizes:
+        contents = random_crops(photo, size, n_crops * len(styles), gen)          # (n, 3, size, size)
+        plain = random_crops(exemplar_photo, size, n_crops * len(styles), gen)
+        per_style = [slice(k * n_crops, (k + 1) * n_crops) for k in range(len(styles))]
+        targets = torch.cat([render_npr(contents[s], st) for s, st in zip(per_style, styles)])
+        exemplars = torch.cat([render_npr(plain[s], st) for s, st in zip(per_style, styles)])
+        out = translate(G, contents, exemplars, batch_size=16)
+        scores = ssim((out + 1) / 2, (targets + 1) / 2).double()
+        tiled = ssim((tiled_translate(G, contents, exemplars, SIZES[0]) + 1) / 2, (targets + 1) / 2).double()
+        baseline = ssim((colour_transfer(contents, exemplars) + 1) / 2, (targets + 1) / 2).double()
+        rows[size] = {"ssim": float(scores.mean()), "ssim_se": float(scores.std() / len(scores) ** 0.5),
+                      "ssim_tiled": float(tiled.mean()), "colour_transfer_ssim": float(baseline.mean()),
+                      "images": len(scores)}
+    return pd.DataFrame(rows).T.rename_axis("crop size (px)")
+
+
+def whole_photo(G: StyleGenerator, photo: Tensor, exemplar_photo: Tensor, style: NPRStyle) -> dict:
+    """``G`` on one whole photo (1, 3, H, W) in ``style``, the exemplar the same-sized centre of
+    ``exemplar_photo`` in that style: {"content", "exemplar", "output", "target", "ssim"}."""
+    h, w = photo.shape[2:]
+    H, W = exemplar_photo.shape[2:]
+    if H < h or W < w:
+        raise ValueError(f"the exemplar photo ({H}x{W}) must be at least as large as the photo ({h}x{w})")
+    plain = exemplar_photo[..., (H - h) // 2:(H - h) // 2 + h, (W - w) // 2:(W - w) // 2 + w]
+    exemplar, target = render_npr(plain, style), render_npr(photo, style)
+    output = translate(G, photo, exemplar)
+    return {"content": photo, "exemplar": exemplar, "output": output, "target": target,
+            "ssim": float(ssim((output + 1) / 2, (target + 1) / 2).mean())}
