@@ -36,7 +36,9 @@ REQUIRED_METRICS = {
                                 for method in ("copy", "colour_transfer", "l1", "l1+perceptual", "full")
                                 for key in ("ssim", "psnr", "perceptual", "fd", "style_acc")]
                                + ["prepost.with", "prepost.without", "sizes.64", "sizes.128", "sizes.256",
-                                  "d_exemplar_gap"],
+                                  "d_exemplar_gap"]
+                               + [f"repair.{method}.{key}" for method in ("mean_fill", "biharmonic", "gan")
+                                  for key in ("ssim", "psnr", "perceptual")],
     "07_loss_weight_explorer": ["l1_to_target.warm", "l1_to_target.defaults", "l1_to_target.adv_0",
                                 "l1_to_target.l1_0", "warm_steps", "steps_per_click"],
 }

@@ -73,6 +73,12 @@ class PhotoStyleTransfer(NotebookParams):
     demo_style: str = param("kuwahara:3", "a named style, filter or filter:scale (scale a name or the "
                                           "filter's parameter), for the whole-photo demo")
     n_show: int = param(6, "samples per side-by-side grid", positive_int, smoke=3)
+    repair_steps: int = param(250, "generator steps of the image-repair GAN", positive_int, smoke=2)
+    repair_masks_per_tile: int = param(6, "random holes per training tile for image repair", positive_int, smoke=1)
+    repair_test_masks: int = param(4, "holes per test tile, half rectangles and half strokes", positive_int,
+                                   smoke=1)
+    repair_guess: str = param("biharmonic", "where the repair GAN starts in the hole: biharmonic or none",
+                              one_of("biharmonic", "none"), smoke="none")
     out_dir: str = param("runs/latest/06_photo_style_transfer", "metrics.json and figures go here")
 
     def cross_checks(self) -> list[str]:
