@@ -77,6 +77,8 @@ class PhotoStyleTransfer(NotebookParams):
     repair_masks_per_tile: int = param(6, "random holes per training tile for image repair", positive_int, smoke=1)
     repair_test_masks: int = param(4, "holes per test tile, half rectangles and half strokes", positive_int,
                                    smoke=1)
+    repair_max_tiles: int = param(1000, "at most this many training and this many test tiles for image repair",
+                                  positive_int, smoke=16)
     repair_guess: str = param("biharmonic", "where the repair GAN starts in the hole: biharmonic or none",
                               one_of("biharmonic", "none"), smoke="none")
     out_dir: str = param("runs/latest/06_photo_style_transfer", "metrics.json and figures go here")
