@@ -12,6 +12,7 @@ _WHERE = {
     "04_conditional_gan": "class_conditional:ClassConditional",
     "05_style_transfer_cgan": "style_transfer:StyleTransfer",
     "07_loss_weight_explorer": "weight_explorer:WeightExplorer",
+    "08_quality_evaluation": "quality:QualityEvaluation",
 }
 NOTEBOOKS: tuple[str, ...] = tuple(_WHERE)
 
