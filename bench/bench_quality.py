@@ -82,7 +82,8 @@ def main(argv=None) -> None:
                        steps=args.q_steps, batch_size=args.q_batch, lr=args.q_lr, width=args.width, seed=args.seed,
                        progress=False)
         for key in ("seen", "unseen"):
-            scores = {**{j: score(q, pools[key]) for j, q in judges.items()}, **reference_free_scores(pools[key], loss_net)}
+            scores = {**{j: score(q, pools[key]) for j, q in judges.items()},
+                      **reference_free_scores(pools[key], loss_net)}
             table = correlation_table(scores, truth[key][name], n_boot=args.n_boot, seed=args.seed)
             print(f"\ntruth {name}, {key} styles, held-out generators ({len(pools[key])} outputs)")
             print(table.round(3).to_string())

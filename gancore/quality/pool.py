@@ -32,8 +32,9 @@ from gancore.nets.translation import StyleGenerator
 TRUTHS: tuple[str, ...] = ("ssim", "perceptual")
 # per-image damage applied to the targets: kind -> strengths (qstudy's gancore.quality.degradations)
 DEGRADATIONS: dict[str, tuple[float, ...]] = {
-    "noise": (0.25, 0.5, 1.0), "blur": (0.25, 0.5, 1.0), "occlusion": (0.25, 0.5), "colour_shift": (0.25, 0.5, 1.0),
-    "resample_nearest": (0.5,), "resample_bilinear": (0.5,), "resample_bicubic": (0.5,)}
+    "noise": (0.1, 0.3, 0.6, 1.0), "blur": (0.1, 0.3, 0.6, 1.0), "occlusion": (0.1, 0.3, 0.6),
+    "colour_shift": (0.1, 0.3, 0.6, 1.0), "resample_nearest": (0.25, 0.5, 1.0), "resample_bilinear": (0.25, 0.5, 1.0),
+    "resample_bicubic": (0.25, 0.5, 1.0)}
 
 
 @dataclass

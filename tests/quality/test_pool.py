@@ -3,9 +3,10 @@ the truths on known cases, and the parameter checks."""
 import pytest
 import torch
 
-from gancore.experiments.quality import QualityEvaluation, split_pools
+from gancore.experiments.quality import QualityEvaluation, snapshot_steps, split_pools, train_generators
 from gancore.experiments.style_transfer import translate
 from gancore.metrics.per_image import perceptual_distance
+from gancore.nets.translation import PatchDiscriminator
 from gancore.quality.pool import Pool, build_pool, perceptual_per_image, truths
 from gancore.workbook.notebook import ParameterError
 
@@ -83,3 +84,14 @@ def test_held_out_families_are_only_in_the_test_pools(world):
 def test_bad_held_out_is_one_parameter_error(held_out, message):
     with pytest.raises(ParameterError, match=message):
         QualityEvaluation(held_out=held_out)
+
+
+def test_snapshots_halve_back_from_the_last_step(world):
+    assert snapshot_steps(600, 4) == [75, 150, 300, 600]
+    assert snapshot_steps(4, 5) == [1, 2, 4]  # coinciding marks kept once
+    gens = train_generators(triples(8, 5, "train"), 4, 2, {"batch_size": 4, "width": 4}, feature_net=world["net"],
+                            device="cpu", progress=False)
+    assert {f: sorted(c) for f, c in gens["checkpoints"].items()} == {f: [2, 4] for f in ("l1", "l1+perceptual", "full")}
+    l1 = gens["checkpoints"]["l1"]
+    assert not torch.equal(l1[2].to_image.weight, l1[4].to_image.weight)  # copies, not one G seen twice
+    assert isinstance(gens["discriminator"], PatchDiscriminator)
