@@ -43,18 +43,18 @@ class QualityEvaluation(NotebookParams):
     notebook: ClassVar[str] = "08_quality_evaluation"
 
     n_train: int = param(2000, "training triples of the three generators", positive_int, smoke=64)
-    steps: int = param(600, "generator steps of each of l1, l1+perceptual and full", positive_int, smoke=4)
+    steps: int = param(400, "generator steps of each of l1, l1+perceptual and full", positive_int, smoke=4)
     n_checkpoints: int = param(4, "generator snapshots kept per training, at steps, steps/2, steps/4, ...",
                                positive_int, smoke=2)
     width: int = param(16, "base channels of G, D and Q", positive_int, smoke=4)
-    n_items: int = param(200, "(content, exemplar) pairs per split, each through every source of the pool",
+    n_items: int = param(150, "(content, exemplar) pairs per split, each through every source of the pool",
                          positive_int, smoke=8)
     held_out: str = param("l1+perceptual,resample_nearest,resample_bilinear,resample_bicubic",
                           "families Q never trains on and is tested on, separated by commas")
-    q_steps: int = param(400, "training steps of each Q (fine-tuned and from scratch)", positive_int, smoke=2)
+    q_steps: int = param(600, "training steps of each Q (fine-tuned and from scratch)", positive_int, smoke=2)
     q_batch: int = param(64, "pool items per Q step (all their pairs enter the ranking loss)", positive_int,
                          smoke=16)
-    q_lr: float = param(2e-4, "Adam learning rate of Q", number(0, 1, open_min=True))
+    q_lr: float = param(5e-4, "Adam learning rate of Q", number(0, 1, open_min=True))
     n_boot: int = param(1000, "bootstrap resamples of each confidence interval", positive_int, smoke=20)
     n_pairs: int = param(40, "output pairs offered to the rating widget", positive_int, smoke=4)
     rater: str = param("anonymous", "the name written with each of your ratings")
@@ -117,13 +117,15 @@ def train_generators(train: StyleTransferSet, steps: int, n_checkpoints: int, se
 
 def split_pools(splits: dict[str, StyleTransferSet], checkpoints: dict, n_items: int, held_out: list[str],
                 degrade=None, seed: int = 0) -> dict[str, Pool]:
-    """{"train": every family but ``held_out`` on the train split; "seen", "unseen": only the
-    ``held_out`` families, on the test splits; "unseen_all": every family on unseen styles}.
-    Each split contributes its first ``n_items`` pairs; mismatched exemplars come from "full"."""
+    """{"train": every family but ``held_out`` on the train split, each source on its own ``n_items``
+    pairs (so Q meets many contents and styles); "seen", "unseen": only the ``held_out`` families,
+    every source on the same first ``n_items`` pairs of the test split; "unseen_all": every family
+    on unseen styles}. Mismatched exemplars come from "full"."""
     pools = {}
     for key, name in SPLIT_OF.items():
-        data = splits[name].subset(slice(0, n_items))
-        pools[key] = build_pool(data, checkpoints, degrade=degrade, mismatch_of="full", seed=seed)
+        kw = {"data": splits[name], "items_per_source": n_items} if key == "train" else \
+            {"data": splits[name].subset(slice(0, n_items))}
+        pools[key] = build_pool(checkpoints=checkpoints, degrade=degrade, mismatch_of="full", seed=seed, **kw)
     train = pools["train"]
     pools["train"] = train.subset([f not in held_out for f in train.family])
     pools["unseen_all"] = pools["unseen"]

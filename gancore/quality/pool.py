@@ -93,43 +93,56 @@ def load_degrade() -> Callable | None:
 
 def build_pool(data: StyleTransferSet, checkpoints: dict[str, dict[int, StyleGenerator]], *,
                degrade: Callable | None = None, degradations: dict[str, tuple[float, ...]] = DEGRADATIONS,
-               mismatch_of: str | None = None, copy: bool = True, seed: int = 0) -> Pool:
-    """Every item of ``data`` through every source:
+               mismatch_of: str | None = None, copy: bool = True, items_per_source: int | None = None,
+               seed: int = 0) -> Pool:
+    """Items of ``data`` through every source:
 
     checkpoints[family][step]   G(content, exemplar), source "family@step"
     degrade(target, kind, s)    the target damaged (family: the kind), when ``degrade`` is given
     copy                        the grey content as the output (family "copy")
     mismatch_of                 that family's last checkpoint given another item's exemplar, so it
                                 paints the wrong style (family "mismatch")
+
+    Every source takes every item of ``data``, or with ``items_per_source`` its own window of
+    that many items (source k: items k * n, ..., k * n + n - 1, wrapping round), so a pool for
+    training sees many more (content, exemplar) pairs for the same number of outputs.
     """
     if not isinstance(data, StyleTransferSet):
         raise TypeError(f"data must be a StyleTransferSet, got {type(data).__name__}")
     if mismatch_of is not None and mismatch_of not in checkpoints:
         raise ValueError(f"mismatch_of={mismatch_of!r} is not one of the families {sorted(checkpoints)}")
-    parts: list[tuple[Tensor, str, str]] = []  # (outputs, source, family)
+    if items_per_source is not None and not (isinstance(items_per_source, int) and items_per_source >= 1):
+        raise ValueError(f"items_per_source must be an int >= 1 or None, got {items_per_source!r}")
+    sources: list[tuple[str, str, Callable]] = []  # (source, family, fn(items) -> outputs)
     for family, by_step in checkpoints.items():
         if not by_step:
             raise ValueError(f"family {family!r} has no checkpoints")
         for step, G in sorted(by_step.items()):
-            parts.append((translate(G, data.content, data.exemplar), f"{family}@{step}", family))
+            sources.append((f"{family}@{step}", family, lambda d, G=G: translate(G, d.content, d.exemplar)))
     gen = torch.Generator().manual_seed(seed)
     if degrade is not None:
         for kind, strengths in degradations.items():
             for s in strengths:
-                parts.append((degrade(data.target, kind, s, gen).clamp(-1, 1), f"{kind}@{s:g}", kind))
+                sources.append((f"{kind}@{s:g}", kind,
+                                lambda d, k=kind, s=s: degrade(d.target, k, s, gen).clamp(-1, 1)))
     if copy:
-        parts.append((copy_content(data.content), "copy", "copy"))
+        sources.append(("copy", "copy", lambda d: copy_content(d.content)))
     if mismatch_of is not None:
         G = checkpoints[mismatch_of][max(checkpoints[mismatch_of])]
-        other = torch.roll(torch.arange(len(data)), 1)  # the previous item's exemplar: another style, mostly
-        parts.append((translate(G, data.content, data.exemplar[other]), f"mismatch:{mismatch_of}", "mismatch"))
-    if not parts:
+        # the previous item's exemplar: another style, mostly
+        sources.append((f"mismatch:{mismatch_of}", "mismatch",
+                        lambda d: translate(G, d.content, d.exemplar[torch.roll(torch.arange(len(d)), 1)])))
+    if not sources:
         raise ValueError("no sources: give checkpoints, degrade or copy=True")
-    k, n = len(parts), len(data)
-    return Pool(output=torch.cat([p[0] for p in parts]), content=data.content.repeat(k, 1, 1, 1),
-                exemplar=data.exemplar.repeat(k, 1, 1, 1), target=data.target.repeat(k, 1, 1, 1),
-                source=[p[1] for p in parts for _ in range(n)], family=[p[2] for p in parts for _ in range(n)],
-                split=data.split)
+    n = len(data) if items_per_source is None else items_per_source
+    parts = []
+    for k, (source, family, make) in enumerate(sources):
+        d = data if items_per_source is None else data.subset((torch.arange(n) + k * n) % len(data))
+        parts.append((d, make(d)))
+    return Pool(output=torch.cat([o for _, o in parts]), content=torch.cat([d.content for d, _ in parts]),
+                exemplar=torch.cat([d.exemplar for d, _ in parts]), target=torch.cat([d.target for d, _ in parts]),
+                source=[s for s, _, _ in sources for _ in range(n)],
+                family=[f for _, f, _ in sources for _ in range(n)], split=data.split)
 
 
 @torch.no_grad()

@@ -95,3 +95,14 @@ def test_snapshots_halve_back_from_the_last_step(world):
     l1 = gens["checkpoints"]["l1"]
     assert not torch.equal(l1[2].to_image.weight, l1[4].to_image.weight)  # copies, not one G seen twice
     assert isinstance(gens["discriminator"], PatchDiscriminator)
+
+
+def test_each_source_can_take_its_own_items(world):
+    d = triples(10, 7, "train")
+    pool = build_pool(d, {}, degrade=fake_degrade, degradations={"fade": (0.0, 0.5)}, copy=True, items_per_source=4)
+    assert len(pool) == 12 and pool.source == ["fade@0"] * 4 + ["fade@0.5"] * 4 + ["copy"] * 4
+    windows = [torch.arange(0, 4), torch.arange(4, 8), torch.tensor([8, 9, 0, 1])]  # wrapping round
+    assert torch.equal(pool.target, torch.cat([d.target[w] for w in windows]))
+    assert torch.equal(pool.output[:4], d.target[:4]) and torch.equal(pool.content[8:], d.content[windows[2]])
+    with pytest.raises(ValueError, match="items_per_source"):
+        build_pool(d, {}, items_per_source=0)
