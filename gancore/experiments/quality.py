@@ -55,7 +55,7 @@ class QualityEvaluation(NotebookParams):
     q_batch: int = param(64, "pool items per Q step (all their pairs enter the ranking loss)", positive_int,
                          smoke=16)
     q_lr: float = param(5e-4, "Adam learning rate of Q", number(0, 1, open_min=True))
-    n_boot: int = param(1000, "bootstrap resamples of each confidence interval", positive_int, smoke=20)
+    n_boot: int = param(500, "bootstrap resamples of each confidence interval", positive_int, smoke=20)
     n_pairs: int = param(40, "output pairs offered to the rating widget", positive_int, smoke=4)
     rater: str = param("anonymous", "the name written with each of your ratings")
     out_dir: str = param("runs/latest/08_quality_evaluation", "metrics.json, ratings.csv and figures go here")
@@ -147,8 +147,7 @@ def correlation_table(scores: dict[str, Tensor], truth: Tensor, n_boot: int = 10
         s = s.double().numpy()
         row = {"spearman": spearman(s, t), "kendall": kendall(s, t)}
         row["spearman_low"], row["spearman_high"] = bootstrap_ci(spearman, s, t, n_boot=n_boot, seed=seed)
-        # Kendall's pairs are O(n^2): a quarter of the resamples keeps its interval affordable
-        row["kendall_low"], row["kendall_high"] = bootstrap_ci(kendall, s, t, n_boot=max(1, n_boot // 4), seed=seed)
+        row["kendall_low"], row["kendall_high"] = bootstrap_ci(kendall, s, t, n_boot=n_boot, seed=seed)
         rows[name] = row
     return pd.DataFrame(rows).T[["spearman", "spearman_low", "spearman_high", "kendall", "kendall_low",
                                  "kendall_high"]].rename_axis("scorer")
