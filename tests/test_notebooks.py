@@ -41,6 +41,12 @@ REQUIRED_METRICS = {
                                   for key in ("ssim", "psnr", "perceptual")],
     "07_loss_weight_explorer": ["l1_to_target.warm", "l1_to_target.defaults", "l1_to_target.adv_0",
                                 "l1_to_target.l1_0", "warm_steps", "steps_per_click"],
+    "08_quality_evaluation": [f"{part}.{key}" for part in ("quality_model", "quality_model_truth2")
+                              for key in ("spearman_unseen", "kendall_unseen", "spearman_seen")]
+                             + ["discriminator.spearman_unseen", "baselines.ssim_to_content.spearman_unseen",
+                                "baselines.perceptual_to_content.spearman_unseen",
+                                "baselines.gram_to_exemplar.spearman_unseen", "baselines.artfid_style.spearman_unseen",
+                                "pool.train", "ratings.pairs_rated"],
 }
 
 

@@ -13,6 +13,7 @@ _WHERE = {
     "05_style_transfer_cgan": "style_transfer:StyleTransfer",
     "06_photo_style_transfer": "photo_style:PhotoStyleTransfer",
     "07_loss_weight_explorer": "weight_explorer:WeightExplorer",
+    "08_quality_evaluation": "quality:QualityEvaluation",
 }
 NOTEBOOKS: tuple[str, ...] = tuple(_WHERE)
 

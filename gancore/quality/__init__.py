@@ -9,4 +9,8 @@
     sample_size.py    FD and KID against the number of samples, and the rule that follows
     checkpoints.py    trained checkpoints ranked by each metric, and how far the metrics agree
     validation.py     ``metric_validation``: all of the above in one call (notebook 08)
+    ranking.py        rank correlation (Spearman, Kendall), bootstrap intervals, pairwise agreement
+    pool.py           outputs of known quality from many generators, with two full-reference truths
+    qmodel.py         the learned judge Q(output, content, exemplar) and the reference-free baselines
+    ratings.py        the people's-ratings widget: pairs shown, answers in a CSV, resumable
 """

@@ -1,0 +1,240 @@
+"""Notebook 08: can a learned, reference-free judge Q rank style-transfer outputs like the truth?
+
+    gens = train_generators(splits["train"], steps, n_checkpoints, settings)   # l1, l1+perceptual, full
+    pools = split_pools(splits, gens["checkpoints"], n_items, held_out)       # train / seen / unseen
+    table = correlation_table({"Q": score(q, pools["unseen"]), ...}, truth)   # Spearman, Kendall, CIs
+
+Q learns from the ``train`` pool: every family but ``held_out``, on the generator's training
+digits in its training styles. It is tested on the held-out families only, on test digits in
+seen styles (``seen``) and in styles no network here trained on (``unseen``).
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from gancore.data.style_pairs import StyleTransferSet
+from gancore.experiments.style_transfer import L1_ONLY, STYLE_DEFAULTS, build_style_trainer
+from gancore.quality.pool import DEGRADATIONS, Pool, build_pool
+from gancore.quality.qmodel import QualityModel, train_quality_model
+from gancore.quality.ranking import bootstrap_ci, kendall, spearman
+from gancore.workbook.notebook import number, positive_int
+from gancore.workbook.params import NotebookParams, param
+
+# the three generators of the pool: overrides of notebook 05's tuned settings
+FAMILIES: dict[str, dict] = {"l1": L1_ONLY, "l1+perceptual": {"adv_weight": 0.0}, "full": {}}
+SPLIT_OF: dict[str, str] = {"train": "train", "seen": "test_seen", "unseen": "test_unseen"}
+
+
+def _families(text: str) -> list[str]:
+    return [f.strip() for f in text.split(",") if f.strip()]
+
+
+@dataclass
+class QualityEvaluation(NotebookParams):
+    """Notebook 08's parameters."""
+
+    notebook: ClassVar[str] = "08_quality_evaluation"
+
+    n_train: int = param(2000, "training triples of the three generators", positive_int, smoke=64)
+    steps: int = param(400, "generator steps of each of l1, l1+perceptual and full", positive_int, smoke=4)
+    n_checkpoints: int = param(4, "generator snapshots kept per training, at steps, steps/2, steps/4, ...",
+                               positive_int, smoke=2)
+    width: int = param(16, "base channels of G, D and Q", positive_int, smoke=4)
+    n_items: int = param(150, "(content, exemplar) pairs per split, each through every source of the pool",
+                         positive_int, smoke=8)
+    held_out: str = param("l1+perceptual,resample_nearest,resample_bilinear,resample_bicubic",
+                          "families Q never trains on and is tested on, separated by commas")
+    q_steps: int = param(600, "training steps of each Q (fine-tuned and from scratch)", positive_int, smoke=2)
+    q_batch: int = param(64, "pool items per Q step (all their pairs enter the ranking loss)", positive_int,
+                         smoke=16)
+    q_lr: float = param(5e-4, "Adam learning rate of Q", number(0, 1, open_min=True))
+    n_boot: int = param(500, "bootstrap resamples of each confidence interval", positive_int, smoke=20)
+    n_pairs: int = param(40, "output pairs offered to the rating widget", positive_int, smoke=4)
+    rater: str = param("anonymous", "the name written with each of your ratings")
+    out_dir: str = param("runs/latest/08_quality_evaluation", "metrics.json, ratings.csv and figures go here")
+
+    def cross_checks(self) -> list[str]:
+        errors = []
+        known = set(FAMILIES) | set(DEGRADATIONS)
+        held = _families(self.held_out)
+        unknown = [f for f in held if f not in known]
+        if unknown:
+            errors.append(f"held_out: unknown families {unknown}; choose from {', '.join(sorted(known))}")
+        if not any(f in FAMILIES for f in held):
+            errors.append("held_out must name at least one generator family (l1, l1+perceptual or full)")
+        if set(FAMILIES) <= set(held):
+            errors.append("held_out leaves Q no generator to learn from; keep one of l1, l1+perceptual, full")
+        if "full" in held:
+            errors.append("held_out cannot hold out full: its discriminator is what Q starts from")
+        return errors
+
+    def held_out_families(self) -> list[str]:
+        return _families(self.held_out)
+
+
+# --------------------------------------------------------------------------
+# Generators with snapshots, and the pools of their outputs
+# --------------------------------------------------------------------------
+
+
+def snapshot_steps(steps: int, n_checkpoints: int) -> list[int]:
+    """Where the snapshots fall: steps / 2^k for k < n_checkpoints, rounded (fewer when they coincide).
+    Halving spacing, because quality moves fastest early in training."""
+    return sorted({max(1, round(steps / 2**k)) for k in range(n_checkpoints)})
+
+
+def train_generators(train: StyleTransferSet, steps: int, n_checkpoints: int, settings: dict | None = None,
+                     families: dict[str, dict] = FAMILIES, feature_net=None, device=None,
+                     progress: bool = True) -> dict:
+    """Train each family of ``families`` (overrides of ``settings``, default STYLE_DEFAULTS) for
+    ``steps``, keeping a copy of G at each of :func:`snapshot_steps` (never the untrained G, the
+    same in every family). Returns {"checkpoints": {family: {step: G}}, "discriminator": the
+    full model's D, "seconds": {family: training seconds}, "cpu_seconds": {...}, "steps": steps}."""
+    settings = {k: v for k, v in {**STYLE_DEFAULTS, **(settings or {})}.items() if k not in ("steps", "n_train",
+                                                                                               "n_test")}
+    marks = snapshot_steps(steps, n_checkpoints)
+    checkpoints, seconds, cpu, discriminator = {}, {}, {}, None
+    for family, overrides in families.items():
+        trainer = build_style_trainer(train, **{**settings, **overrides}, feature_net=feature_net, device=device,
+                                      progress=progress)
+        checkpoints[family] = {}
+        for mark in marks:  # one clock over the chunks (Trainer.fit carries it on)
+            trainer.fit(mark - trainer.step, desc=f"{family} to step {mark}")
+            checkpoints[family][mark] = copy.deepcopy(trainer.G).eval()  # a copy: later steps leave it alone
+        seconds[family], cpu[family] = trainer.train_seconds, trainer.records[-1]["cpu_seconds"]
+        if trainer.D is not None and family == "full":
+            discriminator = copy.deepcopy(trainer.D).eval()
+    return {"checkpoints": checkpoints, "discriminator": discriminator, "seconds": seconds, "cpu_seconds": cpu,
+            "steps": steps}
+
+
+def split_pools(splits: dict[str, StyleTransferSet], checkpoints: dict, n_items: int, held_out: list[str],
+                degrade=None, seed: int = 0) -> dict[str, Pool]:
+    """{"train": every family but ``held_out`` on the train split, each source on its own ``n_items``
+    pairs (so Q meets many contents and styles); "seen", "unseen": only the ``held_out`` families,
+    every source on the same first ``n_items`` pairs of the test split; "unseen_all": every family
+    on unseen styles}. Mismatched exemplars come from "full"."""
+    pools = {}
+    for key, name in SPLIT_OF.items():
+        kw = {"data": splits[name], "items_per_source": n_items} if key == "train" else \
+            {"data": splits[name].subset(slice(0, n_items))}
+        pools[key] = build_pool(checkpoints=checkpoints, degrade=degrade, mismatch_of="full", seed=seed, **kw)
+    train = pools["train"]
+    pools["train"] = train.subset([f not in held_out for f in train.family])
+    pools["unseen_all"] = pools["unseen"]
+    for key in ("seen", "unseen"):
+        pools[key] = pools[key].subset([f in held_out for f in pools[key].family])
+    return pools
+
+
+# --------------------------------------------------------------------------
+# Grading the judges
+# --------------------------------------------------------------------------
+
+
+def correlation_table(scores: dict[str, Tensor], truth: Tensor, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """One row per scorer: Spearman and Kendall with ``truth``, each with a 95% bootstrap interval."""
+    t = truth.double().numpy()
+    rows = {}
+    for name, s in scores.items():
+        s = s.double().numpy()
+        row = {"spearman": spearman(s, t), "kendall": kendall(s, t)}
+        row["spearman_low"], row["spearman_high"] = bootstrap_ci(spearman, s, t, n_boot=n_boot, seed=seed)
+        row["kendall_low"], row["kendall_high"] = bootstrap_ci(kendall, s, t, n_boot=n_boot, seed=seed)
+        rows[name] = row
+    return pd.DataFrame(rows).T[["spearman", "spearman_low", "spearman_high", "kendall", "kendall_low",
+                                 "kendall_high"]].rename_axis("scorer")
+
+
+def by_family(scores: dict[str, Tensor], truth: Tensor, families: list[str]) -> pd.DataFrame:
+    """Spearman with ``truth`` within each family (rows) for each scorer (columns): where a judge fails."""
+    fam = np.array(families)
+    rows = {}
+    for f in sorted(set(families)):
+        idx = fam == f
+        rows[f] = {name: spearman(s.numpy()[idx], truth.numpy()[idx]) if idx.sum() > 1 else float("nan")
+                   for name, s in scores.items()}
+    return pd.DataFrame(rows).T.rename_axis("family")
+
+
+def checkpoint_ranking(scores: dict[str, Tensor], truth: Tensor, pool: Pool, family: str) -> pd.DataFrame:
+    """``family``'s checkpoints (rows, by step) ranked by the mean of each scorer and of the truth
+    (rank 1 is the best); the last row is each scorer's Spearman with the truth's ranking."""
+    sources = sorted({s for s, f in zip(pool.source, pool.family) if f == family},
+                     key=lambda s: int(s.split("@")[1]))
+    if not sources:
+        raise ValueError(f"no checkpoints of {family!r} in this pool")
+    src = np.array(pool.source)
+    means = pd.DataFrame({name: [float(v.numpy()[src == s].mean()) for s in sources]
+                          for name, v in {"truth": truth, **scores}.items()}, index=sources)
+    ranks = means.rank(ascending=False)
+    agreement = {name: spearman(means[name], means["truth"]) if len(sources) > 1 else float("nan")
+                 for name in means}
+    return pd.concat([ranks, pd.DataFrame(agreement, index=["spearman with truth"])])
+
+
+# --------------------------------------------------------------------------
+# The three judges, and what the results say
+# --------------------------------------------------------------------------
+
+JUDGES: tuple[str, ...] = ("D raw", "Q fine-tuned", "Q scratch")
+
+
+def train_judges(D, pool: Pool, truth: Tensor, *, steps: int, batch_size: int, lr: float, width: int,
+                 seed: int = 0, device=None, progress: bool = True) -> dict[str, QualityModel]:
+    """The judges of :data:`JUDGES` for one truth: 05's trained D as it is, a copy of it fine-tuned
+    to rank ``pool`` by ``truth``, and the same architecture from scratch, trained alike."""
+    with torch.random.fork_rng(devices=[]):  # the scratch Q's weights from ``seed``, the caller's RNG untouched
+        torch.manual_seed(seed)
+        scratch = QualityModel(width=width, **{k: v for k, v in D.config.items() if k != "width"})
+    kw = dict(steps=steps, batch_size=batch_size, lr=lr, seed=seed, device=device, progress=progress)
+    return {"D raw": QualityModel.from_discriminator(D).eval(),
+            "Q fine-tuned": train_quality_model(QualityModel.from_discriminator(D), pool, truth, desc="Q fine-tune",
+                                                **kw),
+            "Q scratch": train_quality_model(scratch.to(next(D.parameters()).device), pool, truth,
+                                             desc="Q scratch", **kw)}
+
+
+def trust_paragraph(tables: dict[str, pd.DataFrame], families: dict[str, pd.DataFrame], target: float = 0.8,
+                    judge: str = "Q fine-tuned") -> str:
+    """The verdict in words, every number read from ``tables[truth]`` (Spearman on unseen styles and
+    held-out generators) and ``families[truth]`` (Spearman within each family)."""
+    parts = []
+    for truth, table in tables.items():
+        q = table.loc[judge]
+        others = table.drop(index=[j for j in JUDGES if j != "D raw"])  # the raw D and the baselines
+        best = others["spearman"].idxmax()
+        met = q["spearman"] >= target and q["spearman"] > others["spearman"].max()
+        fam = families[truth][judge].dropna()
+        weakest = (f" Within one family its ranking is weakest on {fam.idxmin()} (Spearman {fam.min():.3f}), "
+                   f"strongest on {fam.idxmax()} ({fam.max():.3f})." if len(fam) else "")
+        parts.append(
+            f"Under the **{truth}** truth, {judge} reaches Spearman {q['spearman']:.3f} "
+            f"(95% CI {q['spearman_low']:.3f} to {q['spearman_high']:.3f}; Kendall {q['kendall']:.3f}) on unseen "
+            f"styles and held-out generators, against {table.loc['D raw', 'spearman']:.3f} for the raw discriminator "
+            f"and {others.loc[best, 'spearman']:.3f} for the best of it and the baselines ({best}): the target "
+            f"(>= {target}, above the raw D and every baseline) is **{'met' if met else 'not met'}**." + weakest)
+    return " ".join(parts)
+
+
+def degradation_study(seed: int = 0, smoke: bool = False, device=None):
+    """qstudy's ``metric_validation`` (which metric sees which degradation) and its
+    ``{metric: {degradation: spearman}}``; ``(None, {})`` while that module is not merged.
+    A thin adapter: the study lives in ``gancore.quality.validation`` (or ``.study``)."""
+    try:
+        from gancore.quality.validation import metric_validation
+    except ImportError:
+        try:
+            from gancore.quality.study import metric_validation
+        except ImportError:
+            return None, {}
+    study = metric_validation(smoke=smoke, seed=seed, device=device)
+    summary = study.metrics_json() if callable(study.metrics_json) else study.metrics_json
+    return study, summary.get("degradations", {})

@@ -1,0 +1,108 @@
+"""gancore.quality.pool and the held-out split of notebook 08: what the pool holds and how it is labelled,
+the truths on known cases, and the parameter checks."""
+import pytest
+import torch
+
+from gancore.experiments.quality import QualityEvaluation, snapshot_steps, split_pools, train_generators
+from gancore.experiments.style_transfer import translate
+from gancore.metrics.per_image import perceptual_distance
+from gancore.nets.translation import PatchDiscriminator
+from gancore.quality.pool import Pool, build_pool, perceptual_per_image, truths
+from gancore.workbook.notebook import ParameterError
+
+from .conftest import triples
+
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")  # tests/conftest.py
+
+
+def fake_degrade(images, kind, strength, generator):
+    assert isinstance(generator, torch.Generator)
+    return images * (1 - strength)  # fades the target towards grey
+
+
+def test_pool_holds_every_source_with_its_labels(world):
+    d, gens = world["data"], world["generators"]
+    pool = build_pool(d, gens, degrade=fake_degrade, degradations={"blur": (0.5,), "noise": (0.25, 1.0)},
+                      mismatch_of="full")
+    n = len(d)
+    sources = ["l1@1", "l1@2", "full@2", "blur@0.5", "noise@0.25", "noise@1", "copy", "mismatch:full"]
+    assert len(pool) == len(sources) * n and pool.source == [s for s in sources for _ in range(n)]
+    assert pool.family == [f for f in ("l1", "l1", "full", "blur", "noise", "noise", "copy", "mismatch")
+                           for _ in range(n)]
+    assert torch.equal(pool.target, d.target.repeat(len(sources), 1, 1, 1))
+    k = pool.source.index
+    assert torch.equal(pool.output[k("l1@2"):k("l1@2") + n], translate(gens["l1"][2], d.content, d.exemplar))
+    assert torch.equal(pool.output[k("blur@0.5"):k("blur@0.5") + n], d.target * 0.5)
+    assert torch.equal(pool.output[k("copy"):k("copy") + n], d.content.expand(-1, 3, -1, -1))
+    mismatch = translate(gens["full"][2], d.content, d.exemplar[torch.roll(torch.arange(n), 1)])
+    assert torch.equal(pool.output[k("mismatch:full"):], mismatch)
+    labels = pool.labels()
+    assert list(labels.columns) == ["source", "family", "split"] and (labels["split"] == d.split).all()
+    assert pool.of_families(["copy"]).source == ["copy"] * n
+
+
+def test_pool_refuses_bad_input(world):
+    d = world["data"]
+    with pytest.raises(ValueError, match="mismatch_of"):
+        build_pool(d, world["generators"], mismatch_of="nope")
+    with pytest.raises(ValueError, match="no sources"):
+        build_pool(d, {}, copy=False)
+    with pytest.raises(ValueError, match="no items of families"):
+        build_pool(d, {}, copy=True).of_families(["l1"])
+    with pytest.raises(ValueError, match="one entry per output"):
+        Pool(d.target, d.content, d.exemplar, d.target, ["x"], ["x"], "s")
+    with pytest.raises(TypeError, match="StyleTransferSet"):
+        build_pool(d.target, world["generators"])
+
+
+def test_truths_on_known_cases(world):
+    d = world["data"]
+    pool = build_pool(d, {}, degrade=fake_degrade, degradations={"fade": (0.0, 0.5)}, copy=False)
+    t = truths(pool, world["net"])
+    exact = torch.tensor([s == "fade@0" for s in pool.source])  # the target itself
+    assert torch.allclose(t["ssim"][exact], torch.ones(len(d)), atol=1e-5)
+    assert torch.equal(t["perceptual"][exact], torch.zeros(len(d)))
+    assert (t["ssim"][~exact] < 1).all() and (t["perceptual"][~exact] < 0).all()
+    per_image = perceptual_per_image(pool.output, pool.target, world["net"])
+    assert per_image.mean().item() == pytest.approx(perceptual_distance(pool.output, pool.target, world["net"]),
+                                                    rel=1e-5)
+
+
+def test_held_out_families_are_only_in_the_test_pools(world):
+    splits = {name: triples(4, seed, name) for seed, name in enumerate(("train", "test_seen", "test_unseen"))}
+    gens = {**world["generators"], "l1+perceptual": {2: world["generators"]["l1"][2]}}
+    pools = split_pools(splits, gens, n_items=3, held_out=["l1+perceptual"])
+    assert set(pools["train"].family) == {"l1", "full", "copy", "mismatch"}
+    assert set(pools["seen"].family) == set(pools["unseen"].family) == {"l1+perceptual"}
+    assert len(pools["unseen"]) == 3 and pools["unseen"].split == "test_unseen"
+    assert set(pools["unseen_all"].family) == {"l1", "full", "copy", "mismatch", "l1+perceptual"}
+
+
+@pytest.mark.parametrize("held_out, message", [("l1,blurry", "unknown families"), ("noise", "at least one generator"),
+                                               ("full", "cannot hold out full"),
+                                               ("l1,l1+perceptual,full", "no generator to learn from")])
+def test_bad_held_out_is_one_parameter_error(held_out, message):
+    with pytest.raises(ParameterError, match=message):
+        QualityEvaluation(held_out=held_out)
+
+
+def test_snapshots_halve_back_from_the_last_step(world):
+    assert snapshot_steps(600, 4) == [75, 150, 300, 600]
+    assert snapshot_steps(4, 5) == [1, 2, 4]  # coinciding marks kept once
+    gens = train_generators(triples(8, 5, "train"), 4, 2, {"batch_size": 4, "width": 4}, feature_net=world["net"],
+                            device="cpu", progress=False)
+    assert {f: sorted(c) for f, c in gens["checkpoints"].items()} == {f: [2, 4] for f in ("l1", "l1+perceptual", "full")}
+    l1 = gens["checkpoints"]["l1"]
+    assert not torch.equal(l1[2].to_image.weight, l1[4].to_image.weight)  # copies, not one G seen twice
+    assert isinstance(gens["discriminator"], PatchDiscriminator)
+
+
+def test_each_source_can_take_its_own_items(world):
+    d = triples(10, 7, "train")
+    pool = build_pool(d, {}, degrade=fake_degrade, degradations={"fade": (0.0, 0.5)}, copy=True, items_per_source=4)
+    assert len(pool) == 12 and pool.source == ["fade@0"] * 4 + ["fade@0.5"] * 4 + ["copy"] * 4
+    windows = [torch.arange(0, 4), torch.arange(4, 8), torch.tensor([8, 9, 0, 1])]  # wrapping round
+    assert torch.equal(pool.target, torch.cat([d.target[w] for w in windows]))
+    assert torch.equal(pool.output[:4], d.target[:4]) and torch.equal(pool.content[8:], d.content[windows[2]])
+    with pytest.raises(ValueError, match="items_per_source"):
+        build_pool(d, {}, items_per_source=0)
