@@ -31,7 +31,8 @@ from gancore.experiments.quality import (QualityEvaluation, correlation_table, s
                                          train_generators, train_judges)
 from gancore.experiments.style_transfer import STYLE_DEFAULTS, generator_splits, grader_training_set  # noqa: E402
 from gancore.metrics.feature_nets import get_feature_net, get_style_classifier  # noqa: E402
-from gancore.quality.pool import TRUTHS, load_degrade, truths  # noqa: E402
+from gancore.quality.degradations import degrade  # noqa: E402
+from gancore.quality.pool import TRUTHS, truths  # noqa: E402
 from gancore.quality.qmodel import reference_free_scores, score  # noqa: E402
 
 
@@ -74,7 +75,7 @@ def main(argv=None) -> None:
     gens = clock("generators", train_generators, splits["train"], args.steps, args.n_checkpoints, settings,
                  feature_net=loss_net, progress=False)
     pools = clock("pool", split_pools, splits, gens["checkpoints"], args.n_items, cfg.held_out_families(),
-                  degrade=load_degrade(), seed=args.seed)
+                  degrade=degrade, seed=args.seed)
     print({k: len(p) for k, p in pools.items()})
     truth = clock("truths", lambda: {k: truths(p, grader) for k, p in pools.items()})
     for name in TRUTHS:

@@ -223,18 +223,3 @@ def trust_paragraph(tables: dict[str, pd.DataFrame], families: dict[str, pd.Data
             f"(>= {target}, above the raw D and every baseline) is **{'met' if met else 'not met'}**." + weakest)
     return " ".join(parts)
 
-
-def degradation_study(seed: int = 0, smoke: bool = False, device=None):
-    """qstudy's ``metric_validation`` (which metric sees which degradation) and its
-    ``{metric: {degradation: spearman}}``; ``(None, {})`` while that module is not merged.
-    A thin adapter: the study lives in ``gancore.quality.validation`` (or ``.study``)."""
-    try:
-        from gancore.quality.validation import metric_validation
-    except ImportError:
-        try:
-            from gancore.quality.study import metric_validation
-        except ImportError:
-            return None, {}
-    study = metric_validation(smoke=smoke, seed=seed, device=device)
-    summary = study.metrics_json() if callable(study.metrics_json) else study.metrics_json
-    return study, summary.get("degradations", {})

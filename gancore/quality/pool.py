@@ -1,6 +1,6 @@
 """A pool of style-transfer outputs of known quality, from many generators, and its truths.
 
-    pool = build_pool(data, {"l1": {100: G, 200: G}, "full": {...}}, degrade=load_degrade())
+    pool = build_pool(data, {"l1": {100: G, 200: G}, "full": {...}}, degrade=degrade)   # gancore.quality.degradations.degrade
     truth = truths(pool, grader)       # {"ssim": (N,), "perceptual": (N,)}, higher is better
 
 Every item is (output, content, exemplar) plus the target it should have been, which only
@@ -79,16 +79,6 @@ class Pool:
     def labels(self) -> pd.DataFrame:
         """One row per item: source, family, split."""
         return pd.DataFrame({"source": self.source, "family": self.family, "split": self.split})
-
-
-def load_degrade() -> Callable | None:
-    """qstudy's ``gancore.quality.degradations.degrade(images, kind, strength, generator)``, or None
-    while that module is not there (the pool is then built without degraded targets)."""
-    try:
-        from gancore.quality.degradations import degrade
-    except ImportError:
-        return None
-    return degrade
 
 
 def build_pool(data: StyleTransferSet, checkpoints: dict[str, dict[int, StyleGenerator]], *,

@@ -1,5 +1,4 @@
 """Degradations against scipy, torch.nn.functional called directly and hand-computed sizes."""
-import math
 
 import numpy as np
 import pytest

@@ -8,7 +8,6 @@ import pytest
 import torch
 from scipy import stats
 
-from gancore.nets.translation import PatchDiscriminator
 from gancore.quality.pool import build_pool
 from gancore.quality.qmodel import (QualityModel, artfid_style, pairwise_ranking_loss, reference_free_scores, score,
                                     train_quality_model)
