@@ -20,7 +20,7 @@ import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gancore.paths import project_root
@@ -69,6 +69,7 @@ class Lab:
     token: str
     root: Path  # the server's folder (make lab: the project; browser tests: a copy)
     log: Path
+    env: dict = field(default_factory=dict)  # set over the tests' environment (GANCORE_OUT_DIR: the outputs)
 
     def url(self, path: str) -> str:
         return f"{self.base}/{path.lstrip('/')}?token={self.token}"
@@ -129,9 +130,9 @@ def running_lab(tmp_path: Path, root: Path = ROOT, env: dict | None = None, time
         "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}",
         "--ServerApp.port_retries=0"]
     runtime_dir = tmp_path / "runtime"
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime_dir), **(env or {})}
+    lab = Lab(f"http://127.0.0.1:{port}", TOKEN, root, tmp_path / "lab.log", dict(env or {}))
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime_dir), **lab.env}
     env = {name: value for name, value in env.items() if value is not None}  # None: unset it
-    lab = Lab(f"http://127.0.0.1:{port}", TOKEN, root, tmp_path / "lab.log")
     with open(lab.log, "w") as log:
         server = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
                                   start_new_session=True)

@@ -1,16 +1,19 @@
 """Notebook 07 in JupyterLab, in a real browser, as a student uses it: `make lab`'s server on a copy
 of the notebook, the project's kernel, Run All (smoke mode), then a slider dragged with the mouse and
 "Train" pressed: the output grid and the loss plot must change, and no cell may show an error
-(a notebook that raises shows that the helpers would see one).
+(a notebook that raises shows that the helpers would see one). Notebook 08 likewise, its rating
+widget answered with clicks: the pair shown moves on and ratings.csv gets a person's rows.
 Chromium and Playwright: tests/browser.py (skipped with the install line where they are missing)."""
 import re
+from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from gancore.batch import list_notebooks
 from tests.browser import NetworkGuard
-from tests.workbook.lab_page import LabNotebook
+from tests.workbook.lab_page import LabNotebook, expect
 from tests.workbook.test_kernelspec import installed_by_make_setup
 
 STEP = re.compile(r"step (\d+) ")  # the panel's status line: "step 9 (warm: 3); hinge, adv=0.3, l1=12.5, ..."
@@ -57,3 +60,34 @@ def test_a_student_trains_with_the_loss_weight_explorer(browser_page, jupyterlab
     with pytest.raises(AssertionError, match="ZeroDivisionError"):
         raises.run_all()
     assert len(raises.errors()) == 1 and notebook.errors() == []  # each sees its own tab only
+
+
+def test_a_student_rates_pairs_in_the_quality_notebook(browser_page, jupyterlab):
+    lab = jupyterlab(*list_notebooks(["08_quality_evaluation"]))
+    guard = NetworkGuard(browser_page, allowed=(f"{lab.base}/",))
+    ratings_csv = Path(lab.env["GANCORE_OUT_DIR"]) / "ratings.csv"
+    notebook = LabNotebook.open(browser_page, lab, "notebooks/08_quality_evaluation.ipynb")
+    assert notebook.kernel_name() == installed_by_make_setup()[1]
+
+    notebook.run_all()
+    panel = notebook.output_of("A is better")
+    status, image = panel.locator(".widget-html-content"), panel.locator("img")
+    n_pairs = int(re.search(r"0 of (\d+) pairs rated; now pair 1\.", status.inner_text()).group(1))
+    shown = notebook.image_sources(panel)
+    assert len(shown) == 1 and not ratings_csv.exists()  # one figure: content | exemplar | A | B
+
+    answers = ["b", "a"]
+    for rated, choice in enumerate(answers, start=1):
+        notebook.widget(f"{choice.upper()} is better").click()
+        expect(status).to_have_text(f"{rated} of {n_pairs} pairs rated; now pair {rated + 1}.", timeout=60_000)
+        expect(image).not_to_have_attribute("src", shown[-1], timeout=60_000)  # the next pair is drawn
+        notebook.wait_idle()
+        shown += notebook.image_sources(panel)
+    assert len(set(shown)) == len(answers) + 1
+
+    saved = pd.read_csv(ratings_csv)  # the widget's own file, read without its reader
+    assert list(saved["pair"]) == [0, 1] and list(saved["choice"]) == answers
+    assert list(saved["simulated"]) == [False, False] and (saved["rater"] == "anonymous").all()
+    assert (saved["item_a"] != saved["item_b"]).all()
+    assert notebook.errors() == []
+    assert guard.left_the_machine == []
