@@ -7,14 +7,22 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 from torch import Tensor
-from torchvision.utils import make_grid
 
 
 def to_image(images: Tensor, nrow: int = 8, padding: int = 2):
-    """(N, C, H, W) in [-1, 1] -> an (H', W', 3) or (H', W') numpy grid in [0, 1]."""
-    grid = make_grid(images.detach().float().cpu().clamp(-1, 1), nrow=nrow, padding=padding,
-                     normalize=True, value_range=(-1, 1), pad_value=1.0)  # (3, H', W')
-    return grid[0].numpy() if images.shape[1] == 1 else grid.permute(1, 2, 0).numpy()
+    """(N, C, H, W) in [-1, 1] -> an (H', W', 3) or (H', W') numpy grid in [0, 1], white between images.
+
+    The layout of ``torchvision.utils.make_grid`` (``nrow`` images per row), written out here
+    because importing torchvision.utils loads all of torchvision's models: seconds per kernel."""
+    x = (images.detach().float().cpu().clamp(-1, 1) + 1) / 2  # (N, C, H, W) in [0, 1]
+    n, c, h, w = x.shape
+    cols = min(nrow, n)
+    rows = -(-n // cols)
+    grid = torch.ones(c, rows * (h + padding) + padding, cols * (w + padding) + padding)  # (C, H', W')
+    for i in range(n):
+        top, left = (i // cols) * (h + padding) + padding, (i % cols) * (w + padding) + padding
+        grid[:, top:top + h, left:left + w] = x[i]
+    return grid[0].numpy() if c == 1 else grid.permute(1, 2, 0).numpy()
 
 
 def show_grid(images: Tensor, nrow: int = 8, title: str | None = None, ax=None, size: float = 4.0):
