@@ -26,8 +26,8 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from gancore.data.augment import diff_augment, random_translate
-from gancore.losses import consistency_penalty, get_gan_loss, gradient_penalty, matching_aware_d_loss, r1_penalty
+from gancore.data.augment import diff_augment
+from gancore.losses import get_gan_loss
 from gancore.paths import atomic_write
 from gancore.runtime import as_device
 from gancore.train.callbacks import Callback, StatusFile, check_callbacks, run_callbacks
@@ -43,6 +43,7 @@ from gancore.train.checkpoint import (  # noqa: F401  (CHECKPOINT_FORMAT, Checkp
 )
 from gancore.train.checks import check_finite_data
 from gancore.train.config import TrainConfig
+from gancore.train.d_step import d_objective
 from gancore.train.inputs import ModelInputs
 
 STABLE_LOSSES = ("nonsaturating", "wgan_gp")  # what the NaN guard suggests, bar the loss in use
@@ -202,26 +203,6 @@ class Trainer:
         never the condition."""
         return diff_augment(images, self.config.augment, self.config.augment_shift, self.augment_rng)
 
-    def _d_regularisers(self, inputs: ModelInputs, real_d: Tensor, fake_d: Tensor, real_logits: Tensor,
-                        fake_logits: Tensor, d_step: int) -> dict[str, Tensor]:
-        """The weighted penalties added to L_D on D step ``d_step`` (counted from 0), by name:
-
-        gp  lambda * GP (WGAN-GP, on interpolates)
-        r1  gamma / 2 * R1 * k on real images, every k-th D step (lazy R1 with k = r1_every)
-        cr  lambda * (E(D(x) - D(T(x)))^2 + E(D(G(z)) - D(T(G(z))))^2), T a random shift (bCR)
-        """
-        cfg, terms = self.config, {}
-        critic = lambda x: inputs.call(self.D, x)  # noqa: E731
-        if self.gp_weight > 0:
-            terms["gp"] = self.gp_weight * gradient_penalty(critic, real_d, fake_d, generator=None)
-        if cfg.r1_gamma > 0 and d_step % cfg.r1_every == 0:
-            terms["r1"] = cfg.r1_gamma / 2 * cfg.r1_every * r1_penalty(critic, real_d)
-        if cfg.cr_weight > 0:
-            shifted = [random_translate(x, cfg.cr_shift, self.augment_rng) for x in (real_d, fake_d)]
-            terms["cr"] = cfg.cr_weight * (consistency_penalty(real_logits, critic(shifted[0]))
-                                           + consistency_penalty(fake_logits, critic(shifted[1])))
-        return terms
-
     # --------------------------------------------------------------- training
 
     def fit(self, steps: int, *, every: int = 0, callbacks: Sequence[Callback] = (),
@@ -303,20 +284,9 @@ class Trainer:
                 with torch.no_grad():
                     fake = inputs.call(self.G, *self._noise(len(real)))
                 real_d, fake_d = self._for_d(real), self._for_d(fake)
-                real_logits, fake_logits = inputs.call(self.D, real_d), inputs.call(self.D, fake_d)
-                if cfg.mismatch_weight > 0:  # the real image with a wrong condition, scored as fake
-                    idx = self._indices(batch_number + k)
-                    wrong = {name: x[idx].to(self.device) for name, x in self.mismatched.items()}
-                    mismatch_logits = ModelInputs(inputs.args, {**inputs.named, **wrong}).call(self.D, real_d)
-                    loss_d = matching_aware_d_loss(loss.d_loss, real_logits, fake_logits, mismatch_logits,
-                                                   cfg.mismatch_weight)
-                    record["d_mismatch"] = mismatch_logits.mean().item()
-                else:
-                    loss_d = loss.d_loss(real_logits, fake_logits)
-                for name, term in self._d_regularisers(inputs, real_d, fake_d, real_logits, fake_logits,
-                                                       batch_number + k).items():
-                    record[f"loss_{name}"] = term.item()
-                    loss_d = loss_d + term
+                loss_d, d_record, real_logits, fake_logits = d_objective(self, inputs, real_d, fake_d,
+                                                                         batch_number + k)
+                record.update(d_record)
                 self._check_finite("D", loss_d)
                 self.opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
