@@ -6,7 +6,7 @@ from torch import nn
 from gancore.data.photo_styles import NPRStyle, render_npr
 from gancore.experiments.photo_style import (
     METHODS, PhotoStyleTransfer, check_photo_targets, exemplar_gap, filter_footprint, input_window, joined,
-    size_sweep, split_table, tiled_translate)
+    size_reading, size_sweep, split_table, tiled_translate)
 from gancore.experiments.style_transfer import translate
 from gancore.metrics.photo_nets import get_photo_grader, photo_grader_set
 from gancore.nets.feature import FeatureNet
@@ -125,3 +125,25 @@ def test_parameters_of_each_method():
         cfg.method_settings("copy")
     with pytest.raises(ParameterError, match="demo_style"):
         PhotoStyleTransfer(demo_style="kuwahara:4")
+
+
+def _sizes_frame(ssim_big, tiled_big, se_big=0.01):
+    import pandas as pd
+
+    return pd.DataFrame({"ssim": [0.30, ssim_big], "ssim_se": [0.01, se_big], "ssim_tiled": [0.30, tiled_big],
+                         "colour_transfer_ssim": [0.20, 0.25]}, index=[64, 256])
+
+
+@pytest.mark.parametrize("tiled_big, blamed", [(0.50, "are what breaks"), (0.30, "context lost at tile borders"),
+                                               (0.40, "change nothing measurable")])
+def test_size_reading_blames_what_the_numbers_show(tiled_big, blamed):
+    from gancore.data.photo_input import parse_photo_style
+
+    styles = [parse_photo_style(name) for name in ("kuwahara:fine", "pencil:coarse", "posterize")]
+    window = min(filter_footprint(st) for st in styles)  # at least one style reaches further unless all are equal
+    text = size_reading(_sizes_frame(0.40, tiled_big), 0.35, (1, 3, 320, 472), window, styles)
+    assert blamed in text
+    assert "64 px 0.300, 256 px 0.400" in text and "320×472 photo 0.350" in text
+    assert "changes by +0.100, colour transfer's by +0.050" in text and "+0.050)" in text
+    wider = [f"{st.filter}:{st.scale}" for st in styles if filter_footprint(st) > window]
+    assert all(name in text for name in wider)
