@@ -8,6 +8,9 @@ PYTHON ?= python3
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 PY     := $(VENV)/bin/python
 WORKERS ?= 1
+# make test spreads test files over one pytest process per core (pytest-xdist); a notebook's nbval cells
+# stay in one process, in order (--dist loadfile). TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= auto
 STAMP  := $(VENV)/.gancore-installed
 # JupyterLab refuses to start as root without --allow-root; containers and CI machines run as root.
 LAB_AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
@@ -27,7 +30,7 @@ run: setup
 	$(PY) -m gancore.batch --out runs/latest --workers $(WORKERS)
 
 test: setup
-	$(VENV)/bin/pytest --nbval-lax tests notebooks
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile --nbval-lax tests notebooks
 
 # The server's root is the project, so that runs/ opens in the same JupyterLab; it starts in notebooks/.
 lab: setup
