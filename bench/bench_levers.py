@@ -13,6 +13,11 @@ Runs are grouped by everything they were given but the seed (the levers in metri
 
     GANCORE_OFFLINE=1 .venv/bin/python bench/bench_levers.py runs/levers-r1
     GANCORE_OFFLINE=1 .venv/bin/python bench/bench_levers.py runs/levers-r1 --no-memorisation --json r1.json
+    GANCORE_OFFLINE=1 .venv/bin/python bench/bench_levers.py runs/levers-03-short --readme README.md
+
+``--readme FILE`` writes the table, as Markdown with one row per lever (what differs from the first
+row of the grid, the baseline), between the lines ``<!-- levers: SWEEP -->`` and ``<!-- /levers -->``
+of FILE, so that the README's table is generated from the sweep, never typed in.
 
 Prints a table; asserts nothing.
 """
@@ -33,6 +38,7 @@ import torch  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from gancore.batch import load  # noqa: E402
 from gancore.data.sources import read_idx_folder  # noqa: E402
 from gancore.experiments.mnist_baseline import data_parts  # noqa: E402
 from gancore.metrics.classifier import get_classifier  # noqa: E402
@@ -52,6 +58,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--no-memorisation", action="store_true", help="skip the nearest-neighbour check")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--json", help="also write the per-run rows and the summary to this file")
+    p.add_argument("--readme", help="write the table as Markdown into this file's block for the sweep")
     return p.parse_args(argv)
 
 
@@ -142,13 +149,52 @@ def summarise(rows: pd.DataFrame, settings: list[str]) -> pd.DataFrame:
     return table.assign(seeds=grouped.size())
 
 
+FIGURE_NAMES = {"fd_over_floor": "FD / floor", "score": "classifier score", "nn_ratio": "NN-distance ratio",
+                "near_copies": "near copies", "notebook_fd_over_floor": "FD / floor (notebook's 1,000)",
+                "notebook_score": "score (notebook's)", "accuracy": "accuracy", "seconds": "training s",
+                "worst_digit_accuracy": "worst digit", "ms_per_step": "ms per step"}
+
+
+def lever_names(table: pd.DataFrame, baseline: dict) -> list[str]:
+    """Each row's settings that differ from the ``baseline`` run's, as "name value"; "baseline" for none."""
+    names = table.index.names
+    labels = []
+    for key in table.index:
+        values = dict(zip(names, key if isinstance(key, tuple) else (key,)))
+        changed = [f"{n} {v}" for n, v in values.items() if str(baseline.get(n)) != v]
+        labels.append(", ".join(changed) or "baseline")
+    return labels
+
+
+def markdown_table(table: pd.DataFrame, baseline: dict) -> str:
+    """The summary as a Markdown table, one row per lever, mean ± std over the seeds."""
+    columns = [c for c in FIGURE_NAMES if c in table]
+    lines = ["| lever | seeds | " + " | ".join(FIGURE_NAMES[c] for c in columns) + " |",
+             "|---|---|" + "---|" * len(columns)]
+    for label, (_, row) in zip(lever_names(table, baseline), table.iterrows()):
+        lines.append(f"| {label} | {row['seeds']} | " + " | ".join(str(row[c]) for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def write_block(path: Path, sweep: str, text: str) -> None:
+    """Replace what lies between ``<!-- levers: sweep -->`` and the next ``<!-- /levers -->`` in ``path``."""
+    start, end = f"<!-- levers: {sweep} -->", "<!-- /levers -->"
+    content = path.read_text()
+    if start not in content:
+        raise SystemExit(f"{path} has no line {start!r}: add it, and {end!r} after it, where the table goes")
+    head, rest = content.split(start, 1)
+    if end not in rest:
+        raise SystemExit(f"{path}: {start!r} has no {end!r} after it")
+    path.write_text(head + start + "\n" + text + "\n" + end + rest.split(end, 1)[1])
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     found = sorted(Path(args.sweep).rglob("metrics.json"))
     if not found:
         raise SystemExit(f"no metrics.json under {args.sweep}: is the sweep finished, and is this its output folder?")
-    runs = [(path.parent, json.loads(path.read_text())) for path in found]
+    runs = [(path.parent.resolve(), json.loads(path.read_text())) for path in found]
     needs_samples = any("accuracy" not in m and (folder / "samples.pt").exists() for folder, m in runs)
     measure = Measure(args.test_dir) if needs_samples else None
     rows = pd.DataFrame([measure_run(folder, m, measure, not args.no_memorisation) for folder, m in runs])
@@ -162,6 +208,10 @@ def main(argv=None) -> dict:
     result = {"runs": rows.to_dict(orient="records"), "summary": table.reset_index().to_dict(orient="records")}
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2, default=str))
+    if args.readme:
+        first = (Path(args.sweep) / load(args.sweep)["run"].iloc[0]).resolve()  # the grid's first run
+        baseline = {k: str(v) for k, v in run_settings(dict(runs)[first]).items()}
+        write_block(Path(args.readme), Path(args.sweep).as_posix().rstrip("/"), markdown_table(table, baseline))
     return result
 
 

@@ -21,6 +21,7 @@ from torch import Tensor
 
 from gancore.data.style_pairs import StyleTransferSet
 from gancore.experiments.style_transfer import L1_ONLY, STYLE_DEFAULTS, build_style_trainer
+from gancore.quality.checkpoints import rank_checkpoints
 from gancore.quality.pool import DEGRADATIONS, Pool, build_pool
 from gancore.quality.qmodel import QualityModel, train_quality_model
 from gancore.quality.ranking import bootstrap_ci, kendall, spearman
@@ -165,19 +166,23 @@ def by_family(scores: dict[str, Tensor], truth: Tensor, families: list[str]) -> 
 
 
 def checkpoint_ranking(scores: dict[str, Tensor], truth: Tensor, pool: Pool, family: str) -> pd.DataFrame:
-    """``family``'s checkpoints (rows, by step) ranked by the mean of each scorer and of the truth
-    (rank 1 is the best); the last row is each scorer's Spearman with the truth's ranking."""
+    """``family``'s checkpoints (rows, in step order) ranked by the truth's and each judge's mean score over
+    the checkpoint's outputs (rank 1 is the best: here every score is larger-is-better), through
+    :func:`gancore.quality.checkpoints.rank_checkpoints`; the last row is each one's Spearman with the
+    truth's ranking."""
     sources = sorted({s for s, f in zip(pool.source, pool.family) if f == family},
                      key=lambda s: int(s.split("@")[1]))
     if not sources:
         raise ValueError(f"no checkpoints of {family!r} in this pool")
     src = np.array(pool.source)
-    means = pd.DataFrame({name: [float(v.numpy()[src == s].mean()) for s in sources]
-                          for name, v in {"truth": truth, **scores}.items()}, index=sources)
-    ranks = means.rank(ascending=False)
+    outputs = {s: src == s for s in sources}  # checkpoint -> where its outputs lie in the pool
+    judges = {"truth": truth, **scores}
+    mean_score = {name: (lambda where, v=v: float(v.numpy()[where].mean())) for name, v in judges.items()}
+    ranking = rank_checkpoints(outputs, mean_score, worse={name: -1 for name in judges})
+    means = ranking["value"]
     agreement = {name: spearman(means[name], means["truth"]) if len(sources) > 1 else float("nan")
-                 for name in means}
-    return pd.concat([ranks, pd.DataFrame(agreement, index=["spearman with truth"])])
+                 for name in judges}
+    return pd.concat([ranking["rank"], pd.DataFrame(agreement, index=["spearman with truth"])])
 
 
 # --------------------------------------------------------------------------

@@ -106,3 +106,22 @@ def test_each_source_can_take_its_own_items(world):
     assert torch.equal(pool.output[:4], d.target[:4]) and torch.equal(pool.content[8:], d.content[windows[2]])
     with pytest.raises(ValueError, match="items_per_source"):
         build_pool(d, {}, items_per_source=0)
+
+
+def test_checkpoint_ranking_orders_a_familys_snapshots_by_mean_score_by_hand():
+    """Three snapshots of "full" (two outputs each) and one of another family: ranks from the means,
+    worked out by hand; the judge that reverses the truth gets Spearman -1."""
+    from gancore.experiments.quality import checkpoint_ranking
+
+    x = torch.zeros(7, 3, 4, 4)
+    source = ["full@10", "full@10", "full@200", "full@200", "full@30", "full@30", "l1@10"]
+    pool = Pool(x, x, x, x, source, [s.split("@")[0] for s in source], "unseen")
+    truth = torch.tensor([0.1, 0.3, 0.9, 0.7, 0.5, 0.5, 5.0])     # means: @10 0.2, @30 0.5, @200 0.8
+    reversed_judge = -truth
+    table = checkpoint_ranking({"judge": reversed_judge}, truth, pool, "full")
+    assert list(table.index) == ["full@10", "full@30", "full@200", "spearman with truth"]
+    assert list(table["truth"][:3]) == [3, 2, 1] and list(table["judge"][:3]) == [1, 2, 3]
+    assert table.loc["spearman with truth", "truth"] == pytest.approx(1.0)
+    assert table.loc["spearman with truth", "judge"] == pytest.approx(-1.0)
+    with pytest.raises(ValueError, match="no checkpoints of 'copy'"):
+        checkpoint_ranking({}, truth, pool, "copy")
