@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import sys
 import time
@@ -30,6 +29,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from gancore.runtime import cpu_model  # noqa: E402
 from gancore.data.sources import load_mnist  # noqa: E402
 from gancore.metrics.classifier import get_classifier  # noqa: E402
 from gancore.metrics.distribution import frechet_distance  # noqa: E402
@@ -48,17 +48,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, help="also write the figures here")
     return p.parse_args(argv)
-
-
-def cpu_model() -> str:
-    """The 'model name' line of /proc/cpuinfo (what lscpu prints), else platform's guess."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def noisy_draw(images: torch.Tensor, n: int, noise: float, gen: torch.Generator) -> torch.Tensor:

@@ -10,6 +10,7 @@ real-data floor (the GAN's training digits against the same test set).
 
     GANCORE_OFFLINE=1 .venv/bin/python bench/bench_mnist.py             # notebook-03 defaults
     GANCORE_OFFLINE=1 .venv/bin/python bench/bench_mnist.py --minutes 4 --width 24 --threads 2
+    GANCORE_OFFLINE=1 .venv/bin/python bench/bench_mnist.py --minutes 4 --class-conditional   # issue 14's lever
 
 Prints figures; asserts nothing. Run it on a quiet machine: the timings mean
 little when other processes share the cores.
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import sys
 from pathlib import Path
@@ -31,10 +31,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import gancore  # noqa: E402
+from gancore.runtime import cpu_model  # noqa: E402
 from gancore.data.sources import load_mnist, read_idx_folder  # noqa: E402
 from gancore.data.splits import partition  # noqa: E402
-from gancore.experiments.mnist_baseline import MNIST_DEFAULTS  # noqa: E402
+from gancore.experiments.mnist_baseline import MNIST_DEFAULTS, generate_digits  # noqa: E402
 from gancore.losses import LOSS_NAMES  # noqa: E402
+from gancore.nets.conditional import ClassConditionalDiscriminator, ClassConditionalGenerator  # noqa: E402
 from gancore.metrics.classifier import get_classifier  # noqa: E402
 from gancore.metrics.distribution import (  # noqa: E402
     evaluate_samples,
@@ -65,6 +67,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--loss", choices=LOSS_NAMES, default=d["loss"])
     p.add_argument("--augment-shift", type=int, default=d["augment_shift"],
                    help="pixels by which D's inputs are randomly shifted (0: off)")
+    p.add_argument("--class-conditional", action="store_true",
+                   help="DCGAN: G(z, y) and a projection D(x, y) on the digits' labels (notebook 03's "
+                        "class_conditional); samples draw y from the training labels")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--eval-samples", type=int, default=5000, help="generated images per evaluation")
     p.add_argument("--test-dir", default=str(ROOT.parent / "shared/data/mnist-t10k"),
@@ -82,7 +87,7 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     gancore.set_seed(args.seed)
-    train_images = partition(load_mnist(), "experiment").images  # (3500, 1, 28, 28) offline, in [-1, 1]
+    train_images, train_labels = partition(load_mnist(), "experiment")  # (3500, 1, 28, 28) offline, in [-1, 1]
     test_images, test_labels = read_idx_folder(args.test_dir, "test")  # (10000, 1, 28, 28)
     classifier = get_classifier("mnist", device=args.device)
     test_stats = reference_stats(test_images, classifier)
@@ -92,15 +97,23 @@ def main(argv=None) -> dict:
     print(f"real-data floor: FD {floor['fd']:.3f} ({len(train_images):,} train vs {len(test_images):,} test), "
           f"score {floor['score']:.3f} (test) / {floor['score_train']:.3f} (train)")
 
-    G, D = build_gan(args.model, z_dim=args.z_dim, width=args.width)
-    trainer = gancore.Trainer(G, D, train_images, device=args.device, progress=False, loss=args.loss,
+    if args.class_conditional:
+        if args.model != "dcgan":
+            raise SystemExit("--class-conditional trains the DCGAN only: drop --model mlp")
+        G = ClassConditionalGenerator(args.z_dim, args.width, n_classes=10)
+        D = ClassConditionalDiscriminator(args.width, n_classes=10)
+        condition = (train_labels,)
+    else:
+        G, D = build_gan(args.model, z_dim=args.z_dim, width=args.width)
+        condition = ()
+    trainer = gancore.Trainer(G, D, train_images, condition, device=args.device, progress=False, loss=args.loss,
                               batch_size=args.batch_size, lr_g=args.lr_g, lr_d=args.lr_d,
                               betas=(args.beta1, args.beta2), augment_shift=args.augment_shift,
                               sample_every=0, seed=args.seed)
     bar = tqdm(total=round(60 * args.minutes), desc=f"{args.model} training seconds", unit="s")
 
     def fd_and_score(trainer) -> dict:
-        scores = evaluate_samples(trainer.generate(args.eval_samples, seed=args.seed + 12345),
+        scores = evaluate_samples(generate_digits(trainer, args.eval_samples, seed=args.seed + 12345),
                                   test_stats, classifier)
         bar.write(f"{trainer.train_seconds / 60:.2f} min, {trainer.step} steps: FD {scores['fd']:.3f} "
                   f"({scores['fd'] / floor['fd']:.2f}x floor), score {scores['score']:.3f}")
@@ -123,9 +136,9 @@ def main(argv=None) -> dict:
 
     table = pd.DataFrame(rows).set_index("minutes")
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-    config = {k: v for k, v in vars(args).items() if k not in ("json",)}
+    config = {k: v for k, v in vars(args).items() if k not in ("json",)} | {"cpu": cpu_model()}
     print(f"\nconfig: {config}")
-    print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
+    print(f"machine: {cpu_model()}, torch {torch.__version__}, "
           f"{args.threads} threads")
     print(table.to_string(float_format=lambda v: f"{v:.3f}"))
     print(f"training wall seconds: {train_s:.1f}, steps: {trainer.step}, "

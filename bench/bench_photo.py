@@ -19,7 +19,6 @@ nothing.
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import time
 from pathlib import Path
@@ -30,6 +29,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from gancore.runtime import cpu_model  # noqa: E402
 from gancore.data.photo_styles import NPRStyle, make_npr_splits  # noqa: E402
 from gancore.experiments.photo_style import (  # noqa: E402
     BASELINES, EXEMPLAR_PHOTO, SIZE_PHOTO, SIZES, TRAINED, PhotoStyleTransfer, check_photo_targets, exemplar_gap,
@@ -53,9 +53,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     cfg = PhotoStyleTransfer().smoked() if args.smoke else PhotoStyleTransfer()
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else "?"
-    print(f"bench_photo: {cpu}, {torch.get_num_threads()} thread(s), smoke={cfg.smoke}, "
+    print(f"bench_photo: {cpu_model()}, {torch.get_num_threads()} thread(s), smoke={cfg.smoke}, "
           f"{'estimate from ' + str(args.estimate) + ' steps' if args.estimate else 'full run'}")
     fixed, t = {}, time.process_time()
     splits = make_npr_splits(cfg.n_train, cfg.n_test, seed=cfg.seed)

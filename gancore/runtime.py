@@ -1,6 +1,7 @@
 """Where and how computations run: one seed for everything, the device, CPU threads."""
 from __future__ import annotations
 
+import platform
 import random
 from contextlib import contextmanager
 
@@ -35,3 +36,16 @@ def cpu_threads(n: int | None):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def cpu_model() -> str:
+    """The CPU's 'model name' from /proc/cpuinfo (what lscpu prints), else platform's guess: every
+    timing a benchmark prints names it, because machines of one kind differ up to 3x in speed."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
