@@ -143,7 +143,8 @@ def summarise(rows: pd.DataFrame, settings: list[str]) -> pd.DataFrame:
     mean, std = grouped.mean(), grouped.std()  # std is NaN for a group of one run
 
     def cell(m: float, s: float) -> str:
-        return f"{m:.3f}" if pd.isna(s) else f"{m:.3f} ± {s:.3f}"
+        decimals = 0 if abs(m) >= 100 else 2 if abs(m) >= 1 else 3  # std in the mean's decimals
+        return f"{m:.{decimals}f}" if pd.isna(s) else f"{m:.{decimals}f} ± {s:.{decimals}f}"
 
     table = pd.DataFrame({c: [cell(m, s) for m, s in zip(mean[c], std[c])] for c in figures}, index=mean.index)
     return table.assign(seeds=grouped.size())
@@ -171,7 +172,9 @@ def markdown_table(table: pd.DataFrame, baseline: dict) -> str:
     columns = [c for c in FIGURE_NAMES if c in table]
     lines = ["| lever | seeds | " + " | ".join(FIGURE_NAMES[c] for c in columns) + " |",
              "|---|---|" + "---|" * len(columns)]
-    for label, (_, row) in zip(lever_names(table, baseline), table.iterrows()):
+    rows = sorted(zip(lever_names(table, baseline), table.to_dict(orient="records")),
+                  key=lambda pair: pair[0] != "baseline")  # the baseline first, the rest as grouped
+    for label, row in rows:
         lines.append(f"| {label} | {row['seeds']} | " + " | ".join(str(row[c]) for c in columns) + " |")
     return "\n".join(lines)
 
