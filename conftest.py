@@ -10,6 +10,5 @@ os.environ.setdefault("GANCORE_SMOKE", "1")
 os.environ.setdefault("GANCORE_OFFLINE", "1")
 os.environ.setdefault("GANCORE_OUT_DIR", tempfile.mkdtemp(prefix="gancore-nbval-"))
 os.environ.setdefault("MPLBACKEND", "Agg")
-if os.environ.get("PYTEST_XDIST_WORKER"):  # two workers on two cores: one thread each, kernels included
+if os.environ.get("PYTEST_XDIST_WORKER"):  # a pytest-xdist worker per core: one thread each, its kernels included
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-

@@ -1,4 +1,4 @@
-"""Where and how computations run: one seed for everything, the device, CPU threads."""
+"""Where and how computations run: one seed for everything, the device, CPU threads, the CPU model."""
 from __future__ import annotations
 
 import platform
