@@ -34,16 +34,14 @@ import gancore  # noqa: E402
 from gancore.runtime import cpu_model  # noqa: E402
 from gancore.data.sources import load_mnist, read_idx_folder  # noqa: E402
 from gancore.data.splits import partition  # noqa: E402
-from gancore.experiments.mnist_baseline import MNIST_DEFAULTS, generate_digits  # noqa: E402
+from gancore.experiments.mnist_baseline import MNIST_DEFAULTS, build_digit_gan, generate_digits  # noqa: E402
 from gancore.losses import LOSS_NAMES  # noqa: E402
-from gancore.nets.conditional import ClassConditionalDiscriminator, ClassConditionalGenerator  # noqa: E402
 from gancore.metrics.classifier import get_classifier  # noqa: E402
 from gancore.metrics.distribution import (  # noqa: E402
     evaluate_samples,
     real_data_floor,
     reference_stats,
 )
-from gancore.nets.unconditional import build_gan  # noqa: E402
 from gancore.train.callbacks import AtTrainingSeconds, TimeBudget  # noqa: E402
 from gancore.train.trainer import TrainConfig  # noqa: E402
 
@@ -97,15 +95,11 @@ def main(argv=None) -> dict:
     print(f"real-data floor: FD {floor['fd']:.3f} ({len(train_images):,} train vs {len(test_images):,} test), "
           f"score {floor['score']:.3f} (test) / {floor['score_train']:.3f} (train)")
 
-    if args.class_conditional:
-        if args.model != "dcgan":
-            raise SystemExit("--class-conditional trains the DCGAN only: drop --model mlp")
-        G = ClassConditionalGenerator(args.z_dim, args.width, n_classes=10)
-        D = ClassConditionalDiscriminator(args.width, n_classes=10)
-        condition = (train_labels,)
-    else:
-        G, D = build_gan(args.model, z_dim=args.z_dim, width=args.width)
-        condition = ()
+    if args.class_conditional and args.model != "dcgan":
+        raise SystemExit("--class-conditional trains the DCGAN only: drop --model mlp")
+    labels = train_labels if args.class_conditional else None
+    G, D = build_digit_gan(args.model, z_dim=args.z_dim, width=args.width, train_labels=labels)
+    condition = () if labels is None else (labels,)
     trainer = gancore.Trainer(G, D, train_images, condition, device=args.device, progress=False, loss=args.loss,
                               batch_size=args.batch_size, lr_g=args.lr_g, lr_d=args.lr_d,
                               betas=(args.beta1, args.beta2), augment_shift=args.augment_shift,

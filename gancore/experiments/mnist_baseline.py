@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import pandas as pd
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from gancore.data.sources import ImageSplit, holdout_split, load_dataset
 from gancore.data.splits import partition
@@ -91,6 +91,21 @@ def data_parts(dataset: str, n_eval: int, seed: int) -> dict[str, ImageSplit]:
             "reference": ImageSplit(held_x, held_y, f"{experiment.source}, {n_eval} held out by seed {seed}")}
 
 
+def build_digit_gan(name: str, *, z_dim: int, width: int, train_labels: Tensor | None = None,
+                    **net_levers) -> tuple[nn.Module, nn.Module]:
+    """``build_gan(name)``'s G and D; given ``train_labels`` (N,), the DCGAN's class-conditional pair
+    instead: G(z, y) with conditional batch norm and the projection D(x, y), one class per label value."""
+    if train_labels is None:
+        return build_gan(name, z_dim=z_dim, width=width, **net_levers)
+    if name != "dcgan":
+        raise ValueError(f"class-conditional training takes the DCGAN only, not {name!r}")
+    G = ClassConditionalGenerator(z_dim, width, n_classes=int(train_labels.max()) + 1,
+                                  upsample=net_levers.get("upsample", "transposed"))
+    D = ClassConditionalDiscriminator(width, n_classes=G.n_classes,
+                                      spectral_norm=net_levers.get("spectral_norm", False))
+    return G, D
+
+
 def train_and_evaluate(name: str, train_x: Tensor, steps: int, reference: FeatureStats,
                        classifier: DigitClassifier, *, eval_every: int, n_eval: int, z_dim: int, width: int,
                        loss: str, batch_size: int, lr_g: float, lr_d: float, augment_shift: int, seed: int,
@@ -110,15 +125,9 @@ def train_and_evaluate(name: str, train_x: Tensor, steps: int, reference: Featur
     dcgan = name == "dcgan"
     trainer_levers, net_levers = split_levers((levers or {}) if dcgan else {})
     set_seed(seed)  # the networks' initial weights
-    if dcgan and train_labels is not None:
-        G = ClassConditionalGenerator(z_dim, width, n_classes=int(train_labels.max()) + 1,
-                                      upsample=net_levers.get("upsample", "transposed"))
-        D = ClassConditionalDiscriminator(width, n_classes=G.n_classes,
-                                          spectral_norm=net_levers.get("spectral_norm", False))
-        condition = (train_labels,)
-    else:
-        G, D = build_gan(name, z_dim=z_dim, width=width, **net_levers)
-        condition = ()
+    G, D = build_digit_gan(name, z_dim=z_dim, width=width, train_labels=train_labels if dcgan else None,
+                           **net_levers)
+    condition = (train_labels,) if dcgan and train_labels is not None else ()
     # An MLP's D sees no neighbourhoods, so shifted inputs only confuse it (it collapses with them).
     shift = augment_shift if dcgan else 0
     trainer = Trainer(G, D, train_x, condition, loss=loss, batch_size=batch_size, lr_g=lr_g, lr_d=lr_d,
