@@ -1,4 +1,5 @@
-# make run   set up .venv if needed, run every notebook at its defaults into runs/latest (WORKERS=2: two at once)
+# make run   set up .venv if needed, run every notebook at its defaults into runs/latest (two at once, a core each;
+#            WORKERS=1: one at a time on every core)
 # make test  set up .venv if needed, run the unit tests and every notebook in smoke mode
 # make lab   open JupyterLab on notebooks/ with the project's kernel (also as root, as in containers)
 # make params  rewrite each notebook's parameters cell from its params class (gancore/experiments/)
@@ -7,7 +8,9 @@ PYTHON ?= python3
 # The pinned wheels lie on the project's build machines' local disk; override TORCH to use another build.
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 PY     := $(VENV)/bin/python
-WORKERS ?= 1
+# Two notebooks side by side on one thread each finish the series sooner on two cores than one at a time on
+# two threads: a second thread speeds a training step up by far less than 2x (bench/bench_step_speed.py).
+WORKERS ?= 2
 # make test spreads test files over one pytest process per core (pytest-xdist); a notebook's nbval cells
 # stay in one process, in order (--dist loadfile). TEST_WORKERS=0 runs everything in this process.
 TEST_WORKERS ?= auto

@@ -63,8 +63,8 @@ class PhotoStyleTransfer(NotebookParams):
     lr_d: float = param(5e-4, "discriminator Adam learning rate", number(0, 1, open_min=True))
     mismatch_weight: float = param(0.5, "weight w of matching-aware negatives in D's loss (0: off; 0.5: Reed "
                                         "et al.)", number(0, 1))
-    prepost: bool = param(True, "normalise the content's colour statistics before G and restore the "
-                                "exemplar's after it")
+    prepost: bool = param(True, "normalise the content's colour statistics before G and restore after it "
+                                "the content's or the exemplar's, as gates set by the style choose")
     grader_epochs: int = param(12, "training epochs of the photo grader", positive_int, smoke=1)
     grader_tiles: int = param(1000, "at most this many training-pool tiles for the grader (each in all 15 "
                                     "styles)", positive_int, smoke=6)
@@ -73,7 +73,7 @@ class PhotoStyleTransfer(NotebookParams):
     demo_style: str = param("kuwahara:3", "a named style, filter or filter:scale (scale a name or the "
                                           "filter's parameter), for the whole-photo demo")
     n_show: int = param(6, "samples per side-by-side grid", positive_int, smoke=3)
-    repair_steps: int = param(250, "generator steps of the image-repair GAN", positive_int, smoke=2)
+    repair_steps: int = param(150, "generator steps of the image-repair GAN", positive_int, smoke=2)
     repair_masks_per_tile: int = param(6, "random holes per training tile for image repair", positive_int, smoke=1)
     repair_test_masks: int = param(4, "holes per test tile, half rectangles and half strokes", positive_int,
                                    smoke=1)

@@ -67,7 +67,8 @@ def colour_transfer(content: Tensor, exemplar: Tensor) -> Tensor:
     out = (c - mu(c)) / sigma(c) * sigma(s) + mu(s), clamped to [-1, 1]
 
     content (B, 1 or C, H, W), exemplar (B, C, H', W'); no learning. It is the pre- and
-    post-processing of ``StyleGenerator(prepost=True)`` with the identity in between."""
+    post-processing of ``StyleGenerator(prepost=True)`` with the identity in between and both of
+    its gates open (the exemplar's statistics taken whole)."""
     if content.dim() != 4 or exemplar.dim() != 4 or content.shape[0] != exemplar.shape[0]:
         raise ValueError(f"content and exemplar must be (B, C, H, W) with the same B, got "
                          f"{tuple(content.shape)} and {tuple(exemplar.shape)}")
@@ -130,6 +131,9 @@ class _UpBlock(nn.Module):
         return F.relu(self.adain(self.up(h) + skip, style))
 
 
+STATS_GATE_BIAS = -3.0  # sigmoid(-3) = 0.05: prepost starts with the content's own statistics
+
+
 class StyleGenerator(Generator):
     """G(content, exemplar): a small U-Net on the content, styled by AdaIN.
 
@@ -140,17 +144,22 @@ class StyleGenerator(Generator):
     from the exemplar's style code. No noise: ``z_dim = 0``, so the trainer
     calls it without ``z``.
 
-    ``prepost=True`` wraps the U-Net in :func:`colour_transfer`'s statistics:
+    ``prepost=True`` wraps the U-Net in per-channel statistics, the style choosing whose:
 
-        c' = (c - mu(c)) / sigma(c)               (per image and channel, before the network)
-        y  = (c' + U(c', s)) * sigma(s) + mu(s)    (the exemplar's statistics restored after it)
+        c' = (c - mu(c)) / sigma(c)                    (per image and channel, before the network)
+        y  = (c' + U(c', s)) * sigma_out + mu_out      (after it)
+        mu_out    = (1 - a) mu(c) + a mu(e)            a, b = sigmoid(W s + b0), per channel, from the
+        sigma_out = sigma(c)^(1 - b) sigma(e)^b        style code s of the exemplar e
 
-    with U's last layer linear (no tanh) and y clamped to [-1, 1] straight-through. U's last
-    layer starts at zero, so the untrained generator is :func:`colour_transfer` and training
-    learns a correction to it: it sees
-    every content at one brightness and contrast, and the output's colours start at the
-    exemplar's, so only the filter's structure is left to learn. Needs out_channels ==
-    style_channels, and content_channels 1 or the same.
+    with U's last layer linear (no tanh) and y clamped to [-1, 1] straight-through. Why a gate: an
+    exemplar shows its style on *another* picture, so its colour statistics are partly that
+    picture's. Filters that keep the photo's colours (cartoon, oil paint, posterize) want the
+    content's statistics back (a = b = 0); a grey pencil sketch or a digit's ink and paper colours
+    want the exemplar's (a = b = 1), as plain colour transfer would give. Restoring the exemplar's
+    always (a = b = 1) paints photos in the other photo's palette, which notebook 06 measured to be
+    worse than copying. U's last layer starts at zero and b0 = STATS_GATE_BIAS (a = b = 0.05), so the
+    untrained generator is almost the copy and training learns a correction of it. Needs
+    out_channels == style_channels, and content_channels 1 or the same.
     """
 
     z_dim = 0
@@ -159,7 +168,7 @@ class StyleGenerator(Generator):
                  width: int = 16, style_dim: int = 64, prepost: bool = False):
         super().__init__()
         if prepost and (out_channels != style_channels or content_channels not in (1, out_channels)):
-            raise ValueError(f"prepost restores the exemplar's statistics onto the content, so out_channels "
+            raise ValueError(f"prepost can restore the exemplar's statistics onto the content, so out_channels "
                              f"({out_channels}) must equal style_channels ({style_channels}) and "
                              f"content_channels ({content_channels}) be 1 or the same")
         self.content_channels, self.style_channels = content_channels, style_channels
@@ -174,9 +183,12 @@ class StyleGenerator(Generator):
         self.dec2 = _UpBlock(4 * w, 2 * w, style_dim)
         self.dec1 = _UpBlock(2 * w, w, style_dim)
         self.to_image = nn.Conv2d(w, out_channels, 1)  # 1x1, as StyleGAN's toRGB: colour, no shape
-        if prepost:  # start as colour transfer exactly: U = 0 until training moves it (a zero-init residual)
+        if prepost:  # start (almost) as the copy: U = 0 until training moves it (a zero-init residual)
             nn.init.zeros_(self.to_image.weight)
             nn.init.zeros_(self.to_image.bias)
+            self.stats_gate = nn.Linear(style_dim, 2 * out_channels)  # -> a, b of the docstring
+            nn.init.zeros_(self.stats_gate.weight)
+            nn.init.constant_(self.stats_gate.bias, STATS_GATE_BIAS)
 
     def check_inputs(self, content: Tensor, exemplar: Tensor) -> None:
         """Raise ValueError unless content and exemplar fit this generator and each other."""
@@ -185,6 +197,13 @@ class StyleGenerator(Generator):
     def forward(self, content: Tensor, exemplar: Tensor) -> Tensor:
         self.check_inputs(content, exemplar)
         return self._generate(content, exemplar)
+
+    def output_stats(self, mu_c: Tensor, sd_c: Tensor, exemplar: Tensor, style: Tensor) -> tuple[Tensor, Tensor]:
+        """prepost's mu_out and sigma_out (B, Cout, 1, 1): the content's and the exemplar's statistics
+        mixed by the gates a, b that the style code sets (see the class docstring)."""
+        a, b = torch.sigmoid(self.stats_gate(style))[:, :, None, None].chunk(2, dim=1)  # (B, Cout, 1, 1) each
+        mu_s, sd_s = channel_stats(exemplar)
+        return (1 - a) * mu_c + a * mu_s, sd_c ** (1 - b) * sd_s ** b
 
     def _generate(self, content: Tensor, exemplar: Tensor) -> Tensor:
         """The network, inputs already checked (subclasses check theirs, then call this)."""
@@ -199,8 +218,8 @@ class StyleGenerator(Generator):
         h = self.dec2(h, e2, s)  # (B, 2w, H/2, W/2)
         h = self.dec1(h, e1, s)  # (B, w, H, W)
         if self.prepost:
-            mu_s, sd_s = channel_stats(exemplar)
-            return clamp_straight_through((content + self.to_image(h)) * sd_s + mu_s)  # (B, Cout, H, W)
+            mu, sd = self.output_stats(mu_c, sd_c, exemplar, s)
+            return clamp_straight_through((content + self.to_image(h)) * sd + mu)  # (B, Cout, H, W)
         return torch.tanh(self.to_image(h))  # (B, Cout, H, W)
 
 

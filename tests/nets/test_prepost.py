@@ -34,11 +34,38 @@ def test_colour_transfer_rejects_mismatched_channels():
         colour_transfer(_images(n=3), _images(n=2))
 
 
-def test_untrained_prepost_generator_is_colour_transfer():
+def _gated(bias: float) -> StyleGenerator:
     torch.manual_seed(0)
     G = StyleGenerator(3, 3, 3, width=4, style_dim=8, prepost=True)  # its last layer starts at zero
+    torch.nn.init.constant_(G.stats_gate.bias, bias)
+    return G
+
+
+def test_untrained_prepost_generator_mixes_the_statistics_by_hand():
+    G = StyleGenerator(3, 3, 3, width=4, style_dim=8, prepost=True)
     content, exemplar = _images(), _images(seed=1)
-    assert torch.allclose(G(content=content, exemplar=exemplar), colour_transfer(content, exemplar), atol=1e-5)
+    c, e = content.double().numpy(), exemplar.double().numpy()
+    mu_c, sd_c = c.mean((2, 3), keepdims=True), c.std((2, 3), keepdims=True)
+    mu_e, sd_e = e.mean((2, 3), keepdims=True), e.std((2, 3), keepdims=True)
+    gate = 1 / (1 + np.exp(3.0))  # sigmoid(STATS_GATE_BIAS): both gates, every channel, before training
+    mu = (1 - gate) * mu_c + gate * mu_e
+    sd = sd_c ** (1 - gate) * sd_e ** gate
+    expected = np.clip((c - mu_c) / sd_c * sd + mu, -1, 1)
+    np.testing.assert_allclose(G(content=content, exemplar=exemplar).detach().numpy(), expected, atol=1e-5)
+
+
+def test_prepost_gates_closed_give_the_copy_and_open_give_colour_transfer():
+    content, exemplar = _images(), _images(seed=1)
+    closed, opened = _gated(-40.0), _gated(40.0)  # sigmoid is 0 and 1 to float precision
+    assert torch.allclose(closed(content=content, exemplar=exemplar), content, atol=1e-5)
+    assert torch.allclose(opened(content=content, exemplar=exemplar), colour_transfer(content, exemplar), atol=1e-5)
+    assert not torch.allclose(content, colour_transfer(content, exemplar), atol=1e-2)  # the two differ
+
+
+def test_prepost_gates_learn_from_the_loss():
+    G = StyleGenerator(3, 3, 3, width=4, style_dim=8, prepost=True)
+    G(content=_images(), exemplar=_images(seed=1)).pow(2).sum().backward()
+    assert G.stats_gate.bias.grad.abs().sum() > 0
 
 
 def test_prepost_is_in_the_config_and_rebuilds():
