@@ -24,6 +24,7 @@ from datetime import datetime
 from gancore.batch import run as run_module
 from gancore.batch.grid import Grid, GridError, load_grid
 from gancore.batch.notebooks import list_notebooks
+from gancore.batch.results import last_seconds
 from gancore.batch.sweep import report, run_grid
 from gancore.paths import resolve
 from gancore.workbook.notebook import smoke_mode
@@ -95,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     start, final = time.perf_counter(), grid.output
     if replace:  # into a fresh folder beside the final one, swapped in only if every run succeeds
         grid.output = final.parent / f".partial-{final.name}-{datetime.now():%Y%m%d-%H%M%S}"
-    results = run_grid(grid, workers=args.workers, scheduler=args.scheduler, force=args.force)
+    results = run_grid(grid, workers=args.workers, scheduler=args.scheduler, force=args.force,
+                       expected=last_seconds(final))  # the last batch's times, longest started first
     ok = all(r["status"] == "ok" for r in results)
     if replace:
         if ok:

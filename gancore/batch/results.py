@@ -106,3 +106,16 @@ def _short(path) -> str:
         return str(Path(path).resolve().relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def last_seconds(output: str | os.PathLike) -> dict[str, float]:
+    """{run: seconds} of the runs that finished ``ok`` in ``output``'s results table; {} without one
+    (or with one that cannot be read: it only orders runs, so it must never stop a batch)."""
+    path = Path(output) / TABLE
+    try:
+        df = pd.read_csv(path)
+        done = df[df["status"] == "ok"]
+        return {str(run): float(sec) for run, sec in zip(done["run"], done["seconds"])}
+    except (OSError, ValueError, KeyError, pd.errors.ParserError):
+        return {}
+

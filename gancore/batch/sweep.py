@@ -4,6 +4,8 @@
 
 A run whose folder holds an ``ok`` result with the same key (a hash of the notebook's bytes and
 the parameters) is not run again; failed, timed-out and interrupted ones are (``force``: all).
+Runs start longest first by the seconds each took last time (``expected``), so that on a few workers
+the longest does not start last and run alone; new runs start first, the rest in grid order.
 The table (``output/results.csv``) is rewritten atomically after every run. Ctrl-C or SIGTERM
 stop the batch: running notebooks are stopped and marked ``interrupted``, runs not started stay
 ``pending``, finished results are kept; the next run of the grid picks up from there.
@@ -23,18 +25,21 @@ from gancore.batch.executors import dask_cluster, local_workers
 from gancore.batch.grid import Grid, Run
 from gancore.batch.notebooks import headline
 from gancore.batch.progress import Board
-from gancore.batch.results import summary, table, write_table
+from gancore.batch.results import last_seconds, summary, table, write_table
 from gancore.batch.run import RESULT, execute_run, read_json
 
 
 def run_grid(grid: Grid, workers: int = 1, scheduler: str | None = None, force: bool = False,
-             stream=None) -> list[dict]:
+             stream=None, expected: dict[str, float] | None = None) -> list[dict]:
     """Run every run of ``grid``; returns the results (one dict per run, in grid order), also in
-    ``grid.output/results.csv``. :func:`report` prints them."""
+    ``grid.output/results.csv``. :func:`report` prints them. ``expected``: {run name: seconds it
+    took before} (default: this output's own table), for the order in which runs start."""
     stream = stream or sys.stderr
     runs = grid.runs()
     results = {r.name: (None if force else _cached(grid, r)) or _placeholder(r, "pending") for r in runs}
     todo = [r for r in runs if results[r.name]["status"] != "ok"]
+    expected = last_seconds(grid.output) if expected is None else expected
+    todo.sort(key=lambda r: -expected.get(r.name, float("inf")))  # stable: ties keep grid order
     grid.output.mkdir(parents=True, exist_ok=True)
     skipped = len(runs) - len(todo)
     run_module.STOP.clear()
