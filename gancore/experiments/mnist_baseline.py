@@ -43,7 +43,7 @@ class MNISTBaseline(Levers, NotebookParams):
                        one_of("mlp", "dcgan"))
     loss: str = param("hinge", "adversarial loss, a name in gancore.losses.LOSS_NAMES", one_of(*LOSS_NAMES))
     steps: int = param(6000, "training budget: generator steps of the main model", positive_int, smoke=20)
-    other_steps: int = param(6000, "generator steps of the other model (0 skips it)", non_negative_int, smoke=10)
+    other_steps: int = param(3000, "generator steps of the other model (0 skips it)", non_negative_int, smoke=10)
     width: int = param(32, "DCGAN base channels; the MLP gets 4 * width hidden units", positive_int, smoke=8)
     z_dim: int = param(64, "noise dimension", positive_int)
     batch_size: int = param(32, "images per batch", positive_int)
