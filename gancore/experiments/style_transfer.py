@@ -55,7 +55,7 @@ class StyleTransfer(NotebookParams):
 
     n_train: int = param(2000, "training triples (content, exemplar, target)", positive_int, smoke=64)
     n_test: int = param(500, "triples in each test split (seen styles, unseen styles)", positive_int, smoke=32)
-    steps: int = param(700, "generator steps of each training (l1 and full)", positive_int, smoke=4)
+    steps: int = param(500, "generator steps of each training (l1, l1+perceptual and full)", positive_int, smoke=4)
     batch_size: int = param(32, "triples per step", positive_int, smoke=16)
     width: int = param(16, "base channels of G and D", positive_int, smoke=4)
     loss: str = param("hinge", "adversarial loss of the full model, a name in gancore.losses.LOSS_NAMES",

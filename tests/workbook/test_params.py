@@ -111,4 +111,4 @@ def test_every_notebook_has_a_params_class_with_its_own_out_dir():
 
 def test_style_defaults_are_read_from_the_notebook_class():
     assert STYLE_DEFAULTS == {k: v for k, v in StyleTransfer.defaults().items() if k in STYLE_DEFAULTS}
-    assert STYLE_DEFAULTS["steps"] == 700 and STYLE_DEFAULTS["adv_weight"] == 0.3
+    assert STYLE_DEFAULTS["steps"] == 500 and STYLE_DEFAULTS["adv_weight"] == 0.3
