@@ -44,6 +44,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.add_argument(f"--{name.replace('_', '-')}", type=int, default=d[name])
     p.add_argument("--q-lr", type=float, default=d["q_lr"])
     p.add_argument("--held-out", default=d["held_out"])
+    p.add_argument("--q-families", default=d["q_families"], help="families Q learns from ('all': every one not held out)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     return p.parse_args(argv)
 
@@ -75,7 +76,7 @@ def main(argv=None) -> None:
     gens = clock("generators", train_generators, splits["train"], args.steps, args.n_checkpoints, settings,
                  feature_net=loss_net, progress=False)
     pools = clock("pool", split_pools, splits, gens["checkpoints"], args.n_items, cfg.held_out_families(),
-                  degrade=degrade, seed=args.seed)
+                  degrade=degrade, seed=args.seed, train_families=cfg.q_training_families())
     print({k: len(p) for k, p in pools.items()})
     truth = clock("truths", lambda: {k: truths(p, grader) for k, p in pools.items()})
     for name in TRUTHS:

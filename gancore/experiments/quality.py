@@ -4,9 +4,11 @@
     pools = split_pools(splits, gens["checkpoints"], n_items, held_out)       # train / seen / unseen
     table = correlation_table({"Q": score(q, pools["unseen"]), ...}, truth)   # Spearman, Kendall, CIs
 
-Q learns from the ``train`` pool: every family but ``held_out``, on the generator's training
-digits in its training styles. It is tested on the held-out families only, on test digits in
-seen styles (``seen``) and in styles no network here trained on (``unseen``).
+Q learns from the ``train`` pool: the ``q_families`` (by default the generators l1 and full) of
+everything not ``held_out``, on the generator's training digits in its training styles. It is
+tested on the held-out families only, on test digits in seen styles (``seen``) and in styles no
+network here trained on (``unseen``). ``train_all`` holds every family not held out, for the
+comparison that says why Q learns from generator outputs only.
 """
 from __future__ import annotations
 
@@ -50,8 +52,9 @@ class QualityEvaluation(NotebookParams):
     width: int = param(16, "base channels of G, D and Q", positive_int, smoke=4)
     n_items: int = param(150, "(content, exemplar) pairs per split, each through every source of the pool",
                          positive_int, smoke=8)
-    held_out: str = param("l1+perceptual,resample_nearest,resample_bilinear,resample_bicubic",
-                          "families Q never trains on and is tested on, separated by commas")
+    held_out: str = param("l1+perceptual", "families Q never trains on and is tested on, separated by commas")
+    q_families: str = param("l1,full", "families of the pool Q learns from, separated by commas ('all': every "
+                                       "family not held out)")
     q_steps: int = param(600, "training steps of each Q (fine-tuned and from scratch)", positive_int, smoke=2)
     q_batch: int = param(64, "pool items per Q step (all their pairs enter the ranking loss)", positive_int,
                          smoke=16)
@@ -74,10 +77,22 @@ class QualityEvaluation(NotebookParams):
             errors.append("held_out leaves Q no generator to learn from; keep one of l1, l1+perceptual, full")
         if "full" in held:
             errors.append("held_out cannot hold out full: its discriminator is what Q starts from")
+        if self.q_families.strip() != "all":
+            learn = _families(self.q_families)
+            if not learn or [f for f in learn if f not in known]:
+                errors.append(f"q_families: unknown or no families in {self.q_families!r}; choose from "
+                              f"{', '.join(sorted(known))}, or 'all'")
+            elif set(learn) & set(held):
+                errors.append(f"q_families and held_out share {sorted(set(learn) & set(held))}: Q would train on "
+                              "what it is tested on")
         return errors
 
     def held_out_families(self) -> list[str]:
         return _families(self.held_out)
+
+    def q_training_families(self) -> list[str] | None:
+        """The families Q learns from; None for every family not held out."""
+        return None if self.q_families.strip() == "all" else _families(self.q_families)
 
 
 # --------------------------------------------------------------------------
@@ -117,18 +132,20 @@ def train_generators(train: StyleTransferSet, steps: int, n_checkpoints: int, se
 
 
 def split_pools(splits: dict[str, StyleTransferSet], checkpoints: dict, n_items: int, held_out: list[str],
-                degrade=None, seed: int = 0) -> dict[str, Pool]:
-    """{"train": every family but ``held_out`` on the train split, each source on its own ``n_items``
-    pairs (so Q meets many contents and styles); "seen", "unseen": only the ``held_out`` families,
-    every source on the same first ``n_items`` pairs of the test split; "unseen_all": every family
-    on unseen styles}. Mismatched exemplars come from "full"."""
+                degrade=None, seed: int = 0, train_families: list[str] | None = None) -> dict[str, Pool]:
+    """{"train_all": every family but ``held_out`` on the train split, each source on its own ``n_items``
+    pairs (so Q meets many contents and styles); "train": its ``train_families`` (None: all of it), what
+    Q learns from; "seen", "unseen": only the ``held_out`` families, every source on the same first
+    ``n_items`` pairs of the test split; "unseen_all": every family on unseen styles}. Mismatched
+    exemplars come from "full"."""
     pools = {}
     for key, name in SPLIT_OF.items():
         kw = {"data": splits[name], "items_per_source": n_items} if key == "train" else \
             {"data": splits[name].subset(slice(0, n_items))}
         pools[key] = build_pool(checkpoints=checkpoints, degrade=degrade, mismatch_of="full", seed=seed, **kw)
-    train = pools["train"]
-    pools["train"] = train.subset([f not in held_out for f in train.family])
+    train = pools.pop("train")
+    pools["train_all"] = train.subset([f not in held_out for f in train.family])
+    pools["train"] = pools["train_all"] if train_families is None else pools["train_all"].of_families(train_families)
     pools["unseen_all"] = pools["unseen"]
     for key in ("seen", "unseen"):
         pools[key] = pools[key].subset([f in held_out for f in pools[key].family])
@@ -192,27 +209,57 @@ def checkpoint_ranking(scores: dict[str, Tensor], truth: Tensor, pool: Pool, fam
 JUDGES: tuple[str, ...] = ("D raw", "Q fine-tuned", "Q scratch")
 
 
-def train_judges(D, pool: Pool, truth: Tensor, *, steps: int, batch_size: int, lr: float, width: int,
-                 seed: int = 0, device=None, progress: bool = True) -> dict[str, QualityModel]:
-    """The judges of :data:`JUDGES` for one truth: 05's trained D as it is, a copy of it fine-tuned
-    to rank ``pool`` by ``truth``, and the same architecture from scratch, trained alike."""
-    with torch.random.fork_rng(devices=[]):  # the scratch Q's weights from ``seed``, the caller's RNG untouched
-        torch.manual_seed(seed)
-        scratch = QualityModel(width=width, **{k: v for k, v in D.config.items() if k != "width"})
-    kw = dict(steps=steps, batch_size=batch_size, lr=lr, seed=seed, device=device, progress=progress)
-    return {"D raw": QualityModel.from_discriminator(D).eval(),
-            "Q fine-tuned": train_quality_model(QualityModel.from_discriminator(D), pool, truth, desc="Q fine-tune",
-                                                **kw),
-            "Q scratch": train_quality_model(scratch.to(next(D.parameters()).device), pool, truth,
-                                             desc="Q scratch", **kw)}
+def train_judge(kind: str, D, pool: Pool, truth: Tensor, *, steps: int, batch_size: int, lr: float, width: int,
+                seed: int = 0, device=None, progress: bool = True) -> QualityModel:
+    """One judge of :data:`JUDGES`: "D raw" (05's trained D as it is), "Q fine-tuned" (a copy of it
+    trained to rank ``pool`` by ``truth``) or "Q scratch" (the same architecture from ``seed``, trained alike)."""
+    if kind == "D raw":
+        return QualityModel.from_discriminator(D).eval()
+    if kind == "Q fine-tuned":
+        q = QualityModel.from_discriminator(D)
+    elif kind == "Q scratch":
+        with torch.random.fork_rng(devices=[]):  # the scratch Q's weights from ``seed``, the caller's RNG untouched
+            torch.manual_seed(seed)
+            q = QualityModel(width=width, **{k: v for k, v in D.config.items() if k != "width"})
+        q = q.to(next(D.parameters()).device)
+    else:
+        raise ValueError(f"unknown judge {kind!r}; judges: {', '.join(JUDGES)}")
+    return train_quality_model(q, pool, truth, steps=steps, batch_size=batch_size, lr=lr, seed=seed, device=device,
+                               progress=progress, desc=kind)
+
+
+def train_judges(D, pool: Pool, truth: Tensor, **kw) -> dict[str, QualityModel]:
+    """Every judge of :data:`JUDGES` for one truth (:func:`train_judge`'s keywords)."""
+    return {kind: train_judge(kind, D, pool, truth, **kw) for kind in JUDGES}
+
+
+def chosen_judge(seen_table: pd.DataFrame) -> str:
+    """The Q (fine-tuned or from scratch) with the higher Spearman on *seen* styles: chosen on that
+    validation split, so that the unseen-style figures it is then reported by stay a clean test."""
+    return str(seen_table.loc[["Q fine-tuned", "Q scratch"], "spearman"].idxmax())
+
+
+def judge_summary(table: pd.DataFrame, seen_table: pd.DataFrame) -> dict:
+    """metrics.json's ``quality_model`` for one truth: the :func:`chosen_judge`'s Spearman and Kendall on
+    unseen styles (with the Spearman's CI) and its Spearman on seen ones, then each Q's own figures."""
+    judge = chosen_judge(seen_table)
+    q = table.loc[judge]
+    return {"judge": judge, "spearman_unseen": q["spearman"], "kendall_unseen": q["kendall"],
+            "spearman_unseen_ci": [q["spearman_low"], q["spearman_high"]],
+            "spearman_seen": seen_table.loc[judge, "spearman"],
+            **{name.split()[1].replace("-", "_"): {"spearman_unseen": table.loc[name, "spearman"],
+                                                    "spearman_seen": seen_table.loc[name, "spearman"]}
+               for name in ("Q fine-tuned", "Q scratch")}}
 
 
 def trust_paragraph(tables: dict[str, pd.DataFrame], families: dict[str, pd.DataFrame], target: float = 0.8,
-                    judge: str = "Q fine-tuned") -> str:
+                    judges: dict[str, str] | None = None) -> str:
     """The verdict in words, every number read from ``tables[truth]`` (Spearman on unseen styles and
-    held-out generators) and ``families[truth]`` (Spearman within each family)."""
+    held-out generators) and ``families[truth]`` (Spearman within each family); ``judges[truth]`` is
+    the Q it speaks of (default: Q fine-tuned)."""
     parts = []
     for truth, table in tables.items():
+        judge = (judges or {}).get(truth, "Q fine-tuned")
         q = table.loc[judge]
         others = table.drop(index=[j for j in JUDGES if j != "D raw"])  # the raw D and the baselines
         best = others["spearman"].idxmax()

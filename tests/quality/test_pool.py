@@ -72,10 +72,14 @@ def test_held_out_families_are_only_in_the_test_pools(world):
     splits = {name: triples(4, seed, name) for seed, name in enumerate(("train", "test_seen", "test_unseen"))}
     gens = {**world["generators"], "l1+perceptual": {2: world["generators"]["l1"][2]}}
     pools = split_pools(splits, gens, n_items=3, held_out=["l1+perceptual"])
-    assert set(pools["train"].family) == {"l1", "full", "copy", "mismatch"}
+    assert set(pools["train"].family) == set(pools["train_all"].family) == {"l1", "full", "copy", "mismatch"}
     assert set(pools["seen"].family) == set(pools["unseen"].family) == {"l1+perceptual"}
     assert len(pools["unseen"]) == 3 and pools["unseen"].split == "test_unseen"
     assert set(pools["unseen_all"].family) == {"l1", "full", "copy", "mismatch", "l1+perceptual"}
+    learn = split_pools(splits, gens, n_items=3, held_out=["l1+perceptual"], train_families=["l1", "full"])
+    assert set(learn["train"].family) == {"l1", "full"} and set(learn["train_all"].family) == set(pools["train_all"].family)
+    mask = torch.tensor([f in ("l1", "full") for f in learn["train_all"].family])
+    assert torch.equal(learn["train"].output, learn["train_all"].output[mask])  # the same items, in the same order
 
 
 @pytest.mark.parametrize("held_out, message", [("l1,blurry", "unknown families"), ("noise", "at least one generator"),
@@ -84,6 +88,18 @@ def test_held_out_families_are_only_in_the_test_pools(world):
 def test_bad_held_out_is_one_parameter_error(held_out, message):
     with pytest.raises(ParameterError, match=message):
         QualityEvaluation(held_out=held_out)
+
+
+@pytest.mark.parametrize("q_families, message", [("l1,blurry", "unknown or no families"), (" , ", "unknown or no"),
+                                                 ("l1,l1+perceptual", "share")])
+def test_bad_q_families_is_one_parameter_error(q_families, message):
+    with pytest.raises(ParameterError, match=message):
+        QualityEvaluation(q_families=q_families)
+
+
+def test_q_families_all_means_every_family_not_held_out():
+    assert QualityEvaluation(q_families="all").q_training_families() is None
+    assert QualityEvaluation().q_training_families() == ["l1", "full"]
 
 
 def test_snapshots_halve_back_from_the_last_step(world):
