@@ -46,7 +46,7 @@ class QualityEvaluation(NotebookParams):
     notebook: ClassVar[str] = "08_quality_evaluation"
 
     n_train: int = param(2000, "training triples of the three generators", positive_int, smoke=64)
-    steps: int = param(400, "generator steps of each of l1, l1+perceptual and full", positive_int, smoke=4)
+    steps: int = param(300, "generator steps of each of l1, l1+perceptual and full", positive_int, smoke=4)
     n_checkpoints: int = param(4, "generator snapshots kept per training, at steps, steps/2, steps/4, ...",
                                positive_int, smoke=2)
     width: int = param(16, "base channels of G, D and Q", positive_int, smoke=4)
