@@ -48,6 +48,7 @@ class PhotoStyleTransfer(NotebookParams):
     """Notebook 06's parameters."""
 
     notebook: ClassVar[str] = "06_photo_style_transfer"
+    HEADLINE: ClassVar[tuple[str, ...]] = ("unseen.full.ssim", "unseen.copy.ssim", "unseen.full.fd", "d_exemplar_gap")
 
     n_train: int = param(512, "training triples (content tile, exemplar, target), 64x64", positive_int, smoke=32)
     n_test: int = param(128, "triples in each test split (seen styles, unseen styles)", positive_int, smoke=16)

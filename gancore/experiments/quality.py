@@ -44,6 +44,7 @@ class QualityEvaluation(NotebookParams):
     """Notebook 08's parameters."""
 
     notebook: ClassVar[str] = "08_quality_evaluation"
+    HEADLINE: ClassVar[tuple[str, ...]] = ("quality_model.spearman_unseen", "quality_model_truth2.spearman_unseen")
 
     n_train: int = param(2000, "training triples of the three generators", positive_int, smoke=64)
     steps: int = param(300, "generator steps of each of l1, l1+perceptual and full", positive_int, smoke=4)
