@@ -248,9 +248,8 @@ def judge_summary(table: pd.DataFrame, seen_table: pd.DataFrame) -> dict:
     return {"judge": judge, "spearman_unseen": q["spearman"], "kendall_unseen": q["kendall"],
             "spearman_unseen_ci": [q["spearman_low"], q["spearman_high"]],
             "spearman_seen": seen_table.loc[judge, "spearman"],
-            **{name.split()[1].replace("-", "_"): {"spearman_unseen": table.loc[name, "spearman"],
-                                                    "spearman_seen": seen_table.loc[name, "spearman"]}
-               for name in ("Q fine-tuned", "Q scratch")}}
+            **{key: {"spearman_unseen": table.loc[name, "spearman"], "spearman_seen": seen_table.loc[name, "spearman"]}
+               for key, name in (("fine_tuned", "Q fine-tuned"), ("scratch", "Q scratch"))}}
 
 
 def trust_paragraph(tables: dict[str, pd.DataFrame], families: dict[str, pd.DataFrame], target: float = 0.8,

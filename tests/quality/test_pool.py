@@ -1,5 +1,6 @@
 """gancore.quality.pool and the held-out split of notebook 08: what the pool holds and how it is labelled,
 the truths on known cases, and the parameter checks."""
+import pandas as pd
 import pytest
 import torch
 
@@ -141,3 +142,21 @@ def test_checkpoint_ranking_orders_a_familys_snapshots_by_mean_score_by_hand():
     assert table.loc["spearman with truth", "judge"] == pytest.approx(-1.0)
     with pytest.raises(ValueError, match="no checkpoints of 'copy'"):
         checkpoint_ranking({}, truth, pool, "copy")
+
+
+def test_the_reported_q_is_the_one_better_on_seen_styles():
+    from gancore.experiments.quality import chosen_judge, judge_summary
+
+    def table(ft, scratch):
+        rows = {"D raw": 0.1, "Q fine-tuned": ft, "Q scratch": scratch}
+        return pd.DataFrame({"spearman": rows, "spearman_low": {k: v - 0.05 for k, v in rows.items()},
+                             "spearman_high": {k: v + 0.05 for k, v in rows.items()},
+                             "kendall": {k: v / 2 for k, v in rows.items()}})
+
+    seen, unseen = table(0.6, 0.7), table(0.9, 0.5)  # scratch wins where it is chosen, loses on the test
+    assert chosen_judge(seen) == "Q scratch"
+    summary = judge_summary(unseen, seen)
+    assert summary["judge"] == "Q scratch" and summary["spearman_unseen"] == 0.5 and summary["kendall_unseen"] == 0.25
+    assert summary["spearman_unseen_ci"] == [0.45, 0.55] and summary["spearman_seen"] == 0.7
+    assert summary["fine_tuned"] == {"spearman_unseen": 0.9, "spearman_seen": 0.6}
+    assert chosen_judge(table(0.8, 0.7)) == "Q fine-tuned"
