@@ -27,12 +27,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gancore.experiments.quality import (QualityEvaluation, correlation_table, split_pools,  # noqa: E402
+from gancore.experiments.quality import (QualityEvaluation, correlation_table, pool_truths, split_pools,  # noqa: E402
                                          train_generators, train_judges)
 from gancore.experiments.style_transfer import STYLE_DEFAULTS, generator_splits, grader_training_set  # noqa: E402
 from gancore.metrics.feature_nets import get_feature_net, get_style_classifier  # noqa: E402
 from gancore.quality.degradations import degrade  # noqa: E402
-from gancore.quality.pool import TRUTHS, truths  # noqa: E402
+from gancore.quality.pool import TRUTHS  # noqa: E402
 from gancore.quality.qmodel import reference_free_scores, score  # noqa: E402
 
 
@@ -78,7 +78,7 @@ def main(argv=None) -> None:
     pools = clock("pool", split_pools, splits, gens["checkpoints"], args.n_items, cfg.held_out_families(),
                   degrade=degrade, seed=args.seed, train_families=cfg.q_training_families())
     print({k: len(p) for k, p in pools.items()})
-    truth = clock("truths", lambda: {k: truths(p, grader) for k, p in pools.items()})
+    truth = clock("truths", pool_truths, pools, grader)
     for name in TRUTHS:
         judges = clock(f"judges ({name})", train_judges, gens["discriminator"], pools["train"], truth["train"][name],
                        steps=args.q_steps, batch_size=args.q_batch, lr=args.q_lr, width=args.width, seed=args.seed,

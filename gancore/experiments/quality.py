@@ -24,7 +24,7 @@ from torch import Tensor
 from gancore.data.style_pairs import StyleTransferSet
 from gancore.experiments.style_transfer import L1_ONLY, STYLE_DEFAULTS, build_style_trainer
 from gancore.quality.checkpoints import rank_checkpoints
-from gancore.quality.pool import DEGRADATIONS, Pool, build_pool
+from gancore.quality.pool import DEGRADATIONS, Pool, build_pool, truths
 from gancore.quality.qmodel import QualityModel, train_quality_model
 from gancore.quality.ranking import bootstrap_ci, kendall, spearman
 from gancore.workbook.notebook import number, positive_int
@@ -151,6 +151,23 @@ def split_pools(splits: dict[str, StyleTransferSet], checkpoints: dict, n_items:
     for key in ("seen", "unseen"):
         pools[key] = pools[key].subset([f in held_out for f in pools[key].family])
     return pools
+
+
+def part_of(whole: Pool, part: Pool) -> Tensor:
+    """(len(whole),) bool: where ``part``, a family subset of ``whole`` as :func:`split_pools` cuts them,
+    lies in it (the order is kept, so ``whole.subset(mask)`` is ``part``)."""
+    families = set(part.family)
+    return torch.tensor([f in families for f in whole.family])
+
+
+def pool_truths(pools: dict[str, Pool], grader) -> dict[str, dict[str, Tensor]]:
+    """{pool: {truth: (N,)}} for every pool of :func:`split_pools`, each output graded once: "train" and
+    "unseen" are read off "train_all" and "unseen_all", whose family subsets they are."""
+    out = {k: truths(pools[k], grader) for k in ("train_all", "seen", "unseen_all")}
+    for part, whole in (("train", "train_all"), ("unseen", "unseen_all")):
+        keep = part_of(pools[whole], pools[part])
+        out[part] = {name: t[keep] for name, t in out[whole].items()}
+    return out
 
 
 # --------------------------------------------------------------------------

@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 import torch
 
-from gancore.experiments.quality import QualityEvaluation, snapshot_steps, split_pools, train_generators
+from gancore.experiments.quality import (QualityEvaluation, part_of, pool_truths, snapshot_steps, split_pools,
+                                         train_generators)
 from gancore.experiments.style_transfer import translate
 from gancore.metrics.per_image import perceptual_distance
 from gancore.nets.translation import PatchDiscriminator
@@ -81,6 +82,11 @@ def test_held_out_families_are_only_in_the_test_pools(world):
     assert set(learn["train"].family) == {"l1", "full"} and set(learn["train_all"].family) == set(pools["train_all"].family)
     mask = torch.tensor([f in ("l1", "full") for f in learn["train_all"].family])
     assert torch.equal(learn["train"].output, learn["train_all"].output[mask])  # the same items, in the same order
+    graded = pool_truths(learn, world["net"])  # each output graded once, the parts read off the wholes
+    for part in ("train", "unseen", "seen"):
+        direct = truths(learn[part], world["net"])
+        assert all(torch.allclose(graded[part][n], direct[n], atol=1e-6) for n in direct)
+    assert torch.equal(part_of(learn["train_all"], learn["train"]), mask)
 
 
 @pytest.mark.parametrize("held_out, message", [("l1,blurry", "unknown families"), ("noise", "at least one generator"),
