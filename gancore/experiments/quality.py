@@ -200,6 +200,51 @@ def by_family(scores: dict[str, Tensor], truth: Tensor, families: list[str]) -> 
     return pd.DataFrame(rows).T.rename_axis("family")
 
 
+def style_share(truth: Tensor, pool: Pool) -> pd.Series:
+    """How much of ``truth`` (N,) the style alone explains: for each attribute of ``pool``'s styles, and for
+    the whole style, Spearman of the truth with its mean over the items that share that value. Near 1:
+    the outputs' quality is mostly which style they are in, not which generator made them."""
+    labels = pool.labels()
+    if pool.style is None:
+        raise ValueError("this pool carries no styles (build it with build_pool)")
+    names = list(pool.attributes)
+    labels["style"] = labels[names].astype(str).agg("/".join, axis=1)
+    t = pd.Series(truth.double().numpy())
+    return pd.Series({a: spearman(t.groupby(labels[a]).transform("mean").to_numpy(), t.to_numpy())
+                      for a in names + ["style"]}, name="Spearman(truth, its mean per value)")
+
+
+def by_attribute(score: Tensor, truth: Tensor, pool: Pool, attribute: str) -> pd.DataFrame:
+    """One row per value of a style ``attribute``: its items, where they sit in the truth's ranking and in
+    the judge's (mean percentile, 1 = best), and the judge's Spearman with the truth within them. A
+    value whose judge percentile is far above its truth percentile is one the judge over-rates."""
+    labels = pool.labels()
+    if attribute not in labels:
+        raise ValueError(f"unknown attribute {attribute!r}; this pool has {list(pool.attributes or {})}")
+    pct = lambda v: pd.Series(v.double().numpy()).rank(pct=True)  # noqa: E731
+    df = pd.DataFrame({"value": labels[attribute], "truth": truth.double().numpy(), "score": score.double().numpy(),
+                       "truth percentile": pct(truth), "judge percentile": pct(score)})
+    rows = {value: {"items": len(g), "truth percentile": g["truth percentile"].mean(),
+                    "judge percentile": g["judge percentile"].mean(),
+                    "spearman within": spearman(g["score"].to_numpy(), g["truth"].to_numpy()) if len(g) > 1
+                    else float("nan")}
+            for value, g in df.groupby("value")}
+    return pd.DataFrame(rows).T.rename_axis(attribute)
+
+
+def style_paragraph(share: pd.Series, table: pd.DataFrame, judge: str, truth_name: str) -> str:
+    """The style's part in words, every number read from :func:`style_share` and :func:`by_attribute`."""
+    attribute = table.index.name
+    gap = table["judge percentile"] - table["truth percentile"]
+    worst = gap.idxmax()
+    return (f"Under the **{truth_name}** truth the style alone, its mean truth, ranks the outputs with Spearman "
+            f"{share['style']:.3f} ({attribute} alone: {share[attribute]:.3f}): how good an output is depends mostly "
+            f"on the style it must paint, far less on which generator or snapshot made it. So Q must foresee how "
+            f"hard a style is from the exemplar. It errs most on {attribute} **{worst}** ({int(table.loc[worst, 'items'])} "
+            f"outputs): the truth puts them at mean percentile {table.loc[worst, 'truth percentile']:.2f}, {judge} at "
+            f"{table.loc[worst, 'judge percentile']:.2f}.")
+
+
 def checkpoint_ranking(scores: dict[str, Tensor], truth: Tensor, pool: Pool, family: str) -> pd.DataFrame:
     """``family``'s checkpoints (rows, in step order) ranked by the truth's and each judge's mean score over
     the checkpoint's outputs (rank 1 is the best: here every score is larger-is-better), through

@@ -48,10 +48,13 @@ class Pool:
     source: list[str]
     family: list[str]
     split: str
+    style: Tensor | None = None  # (N, n_attributes) int64: each item's style, decoded by ``attributes``
+    attributes: dict[str, tuple[str, ...]] | None = None
 
     def __post_init__(self):
         n = len(self.output)
-        sizes = {k: len(getattr(self, k)) for k in ("content", "exemplar", "target", "source", "family")}
+        fields = ("content", "exemplar", "target", "source", "family") + (("style",) if self.style is not None else ())
+        sizes = {k: len(getattr(self, k)) for k in fields}
         if any(size != n for size in sizes.values()):
             raise ValueError(f"every field needs one entry per output ({n}), got {sizes}")
 
@@ -66,7 +69,8 @@ class Pool:
         keep = mask.nonzero().flatten().tolist()
         return dataclasses.replace(self, output=self.output[mask], content=self.content[mask],
                                    exemplar=self.exemplar[mask], target=self.target[mask],
-                                   source=[self.source[i] for i in keep], family=[self.family[i] for i in keep])
+                                   source=[self.source[i] for i in keep], family=[self.family[i] for i in keep],
+                                   style=None if self.style is None else self.style[mask])
 
     def of_families(self, families) -> "Pool":
         """The items whose family is one of ``families`` (unknown names: ValueError)."""
@@ -77,8 +81,12 @@ class Pool:
         return self.subset([f in families for f in self.family])
 
     def labels(self) -> pd.DataFrame:
-        """One row per item: source, family, split."""
-        return pd.DataFrame({"source": self.source, "family": self.family, "split": self.split})
+        """One row per item: source, family, split, and (when known) each style attribute's value."""
+        columns = {"source": self.source, "family": self.family, "split": self.split}
+        if self.style is not None and self.attributes is not None:
+            for j, (name, values) in enumerate(self.attributes.items()):
+                columns[name] = [values[i] for i in self.style[:, j].tolist()]
+        return pd.DataFrame(columns)
 
 
 def build_pool(data: StyleTransferSet, checkpoints: dict[str, dict[int, StyleGenerator]], *,
@@ -132,7 +140,8 @@ def build_pool(data: StyleTransferSet, checkpoints: dict[str, dict[int, StyleGen
     return Pool(output=torch.cat([o for _, o in parts]), content=torch.cat([d.content for d, _ in parts]),
                 exemplar=torch.cat([d.exemplar for d, _ in parts]), target=torch.cat([d.target for d, _ in parts]),
                 source=[s for s, _, _ in sources for _ in range(n)],
-                family=[f for _, f, _ in sources for _ in range(n)], split=data.split)
+                family=[f for _, f, _ in sources for _ in range(n)], split=data.split,
+                style=torch.cat([d.style for d, _ in parts]), attributes=dict(data.attributes))
 
 
 @torch.no_grad()

@@ -39,7 +39,11 @@ def test_pool_holds_every_source_with_its_labels(world):
     mismatch = translate(gens["full"][2], d.content, d.exemplar[torch.roll(torch.arange(n), 1)])
     assert torch.equal(pool.output[k("mismatch:full"):], mismatch)
     labels = pool.labels()
-    assert list(labels.columns) == ["source", "family", "split"] and (labels["split"] == d.split).all()
+    attributes = list(d.attributes)  # the digits' stroke, slant, ink, background
+    assert list(labels.columns) == ["source", "family", "split", *attributes] and (labels["split"] == d.split).all()
+    assert torch.equal(pool.style, d.style.repeat(len(sources), 1))
+    assert labels[attributes[0]].tolist() == [d.attributes[attributes[0]][i] for i in pool.style[:, 0].tolist()]
+    assert torch.equal(pool.subset(torch.arange(len(pool)) % 2 == 0).style, pool.style[::2])
     assert pool.of_families(["copy"]).source == ["copy"] * n
 
 
