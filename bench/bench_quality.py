@@ -8,6 +8,12 @@ each stage (wall and CPU seconds).
 
     GANCORE_OFFLINE=1 .venv/bin/python bench/bench_quality.py --threads 1
     GANCORE_OFFLINE=1 .venv/bin/python bench/bench_quality.py --steps 20 --q-steps 20 --n-items 20   # starts?
+    GANCORE_OFFLINE=1 .venv/bin/python bench/bench_quality.py --q-seeds 3   # + Q's spread over its own seeds
+
+With ``--q-seeds K`` the judges are trained again from seeds seed+1 ... seed+K-1 (their weights and
+batches; the generators and the pool stay those of ``--seed``) and the mean and standard deviation
+of each Q's Spearman over the K seeds are printed: one seed's figure can sit a few hundredths above or
+below the rest.
 
 Prints figures; asserts nothing. On a shared CPU wall seconds mostly measure the others' load:
 read the CPU seconds.
@@ -34,6 +40,7 @@ from gancore.metrics.feature_nets import get_feature_net, get_style_classifier  
 from gancore.quality.degradations import degrade  # noqa: E402
 from gancore.quality.pool import TRUTHS  # noqa: E402
 from gancore.quality.qmodel import reference_free_scores, score  # noqa: E402
+from gancore.quality.ranking import spearman  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -45,6 +52,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--q-lr", type=float, default=d["q_lr"])
     p.add_argument("--held-out", default=d["held_out"])
     p.add_argument("--q-families", default=d["q_families"], help="families Q learns from ('all': every one not held out)")
+    p.add_argument("--q-seeds", type=int, default=1, help="train the judges from this many seeds; print the spread")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     return p.parse_args(argv)
 
@@ -79,16 +87,27 @@ def main(argv=None) -> None:
                   degrade=degrade, seed=args.seed, train_families=cfg.q_training_families())
     print({k: len(p) for k, p in pools.items()})
     truth = clock("truths", pool_truths, pools, grader)
+    spread = []  # one row per (truth, Q seed, judge, split)
     for name in TRUTHS:
-        judges = clock(f"judges ({name})", train_judges, gens["discriminator"], pools["train"], truth["train"][name],
-                       steps=args.q_steps, batch_size=args.q_batch, lr=args.q_lr, width=args.width, seed=args.seed,
-                       progress=False)
-        for key in ("seen", "unseen"):
-            scores = {**{j: score(q, pools[key]) for j, q in judges.items()},
-                      **reference_free_scores(pools[key], loss_net)}
-            table = correlation_table(scores, truth[key][name], n_boot=args.n_boot, seed=args.seed)
-            print(f"\ntruth {name}, {key} styles, held-out generators ({len(pools[key])} outputs)")
-            print(table.round(3).to_string())
+        for q_seed in range(args.seed, args.seed + args.q_seeds):
+            judges = clock(f"judges ({name}, seed {q_seed})", train_judges, gens["discriminator"], pools["train"],
+                           truth["train"][name], steps=args.q_steps, batch_size=args.q_batch, lr=args.q_lr,
+                           width=args.width, seed=q_seed, progress=False)
+            for key in ("seen", "unseen"):
+                scores = {j: score(q, pools[key]) for j, q in judges.items()}
+                if q_seed == args.seed:
+                    table = correlation_table({**scores, **reference_free_scores(pools[key], loss_net)},
+                                              truth[key][name], n_boot=args.n_boot, seed=args.seed)
+                    print(f"\ntruth {name}, {key} styles, held-out generators ({len(pools[key])} outputs)")
+                    print(table.round(3).to_string())
+                spread += [{"truth": name, "judge": j, "split": key, "q_seed": q_seed,
+                            "spearman": spearman(s.numpy(), truth[key][name].numpy())}
+                           for j, s in scores.items() if j != "D raw"]
+    if args.q_seeds > 1:
+        by_seed = pd.DataFrame(spread).pivot_table(index=["truth", "judge"], columns="split", values="spearman",
+                                                  aggfunc=["mean", "std"])
+        print(f"\nSpearman over {args.q_seeds} Q seeds ({args.seed} to {args.seed + args.q_seeds - 1}):")
+        print(by_seed.round(3).to_string())
     print("\n" + pd.DataFrame(clock.rows).T.round(1).to_string())
 
 
