@@ -44,9 +44,11 @@ from gancore.experiments.mnist_baseline import data_parts  # noqa: E402
 from gancore.metrics.classifier import get_classifier  # noqa: E402
 from gancore.metrics.distribution import evaluate_samples, real_data_floor, reference_stats  # noqa: E402
 from gancore.metrics.memorisation import memorisation_check  # noqa: E402
+from gancore.workbook.viz import show_closest  # noqa: E402
 
 # what identifies a run's settings in metrics.json besides its levers; the seed is what repeats
-SETTINGS = ("model", "loss", "steps", "width", "batch_size", "lr", "augment_shift", "class_conditional", "dataset")
+SETTINGS = ("model", "loss", "steps", "width", "batch_size", "lr", "augment_shift", "mismatch_weight", "class_conditional",
+            "dataset")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -98,6 +100,7 @@ def measure_run(folder: Path, metrics: dict, measure: Measure | None, memorisati
     if "accuracy" in metrics:  # notebook 04
         per_class = metrics.get("accuracy_per_class", {})
         row.update(accuracy=metrics["accuracy"], worst_digit_accuracy=min(per_class.values(), default=float("nan")),
+                   **{k: metrics[k] for k in ("nn_ratio", "near_copies") if k in metrics},
                    ms_per_step=metrics.get("ms_per_step"))
         return row
     row.update(seconds=metrics.get("seconds"), notebook_fd_over_floor=metrics["fd"] / metrics["floor_fd"],
@@ -118,16 +121,7 @@ def measure_run(folder: Path, metrics: dict, measure: Measure | None, memorisati
 
 def closest_figure(samples: torch.Tensor, train: torch.Tensor, check: dict, path: Path) -> None:
     """Top row: the 8 samples nearest to a training image; bottom row: that training image."""
-    k = len(check["closest"])
-    fig, axes = plt.subplots(2, k, figsize=(1.1 * k, 2.6), squeeze=False)
-    for j, (s, t, d) in enumerate(zip(check["closest"], check["closest_train"], check["closest_distance"])):
-        axes[0, j].imshow(samples[s, 0], cmap="gray", vmin=-1, vmax=1)
-        axes[0, j].set_title(f"d {d:.1f}", fontsize=8)
-        axes[1, j].imshow(train[t, 0], cmap="gray", vmin=-1, vmax=1)
-    for ax in axes.flat:
-        ax.set_axis_off()
-    fig.suptitle(f"samples nearest a training image (top) and it (bottom); test digits' median d "
-                 f"{check['test_nn_median']:.1f}", fontsize=8)
+    fig = show_closest(samples, train, check)
     fig.savefig(path, bbox_inches="tight", dpi=100)
     plt.close(fig)
 

@@ -149,7 +149,8 @@ def consistency_penalty(logits: Tensor, augmented_logits: Tensor) -> Tensor:
 def matching_aware_d_loss(d_loss: Callable[[Tensor, Tensor], Tensor], real_logits: Tensor,
                           fake_logits: Tensor, mismatch_logits: Tensor, weight: float = 0.5) -> Tensor:
     """D's loss with matching-aware negatives (GAN-CLS, Reed et al. 2016): a real image shown
-    with a *wrong* condition (here: another style's exemplar) is scored as fake too.
+    with a *wrong* condition (another style's exemplar in notebooks 05 and 06, another class's
+    label in notebook 04) is scored as fake too.
 
     Every D loss here is a real part plus a fake part, L_D(r, f) = L_r(r) + L_f(f), so
 

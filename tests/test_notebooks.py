@@ -28,7 +28,7 @@ REQUIRED_METRICS = {
                           "seed", "class_conditional", "levers.r1_gamma", "levers.upsample"],
     "04_conditional_gan": ["accuracy", "accuracy_per_class.0", "accuracy_per_class.9",
                            "classifier_heldout_accuracy", "ms_per_step", "levers.r1_gamma",
-                           "levers.spectral_norm", "augment_shift"],
+                           "levers.spectral_norm", "augment_shift", "mismatch_weight", "nn_ratio", "near_copies"],
     "05_style_transfer_cgan": [f"{split}.{model}.{key}" for split in ("seen", "unseen")
                                for model in ("copy", "l1", "l1+perceptual", "full")
                                for key in ("ssim", "psnr", "perceptual", "fd", "content_acc", "style_acc")],
@@ -46,7 +46,8 @@ REQUIRED_METRICS = {
                              + ["discriminator.spearman_unseen", "baselines.ssim_to_content.spearman_unseen",
                                 "baselines.perceptual_to_content.spearman_unseen",
                                 "baselines.gram_to_exemplar.spearman_unseen", "baselines.artfid_style.spearman_unseen",
-                                "pool.train", "ratings.pairs_rated"],
+                                "pool.train", "ratings.pairs_rated", "style_share.ssim.style",
+                                "style_share.perceptual.background"],
 }
 
 

@@ -24,6 +24,17 @@ def check_labels(labels: Tensor, n_classes: int, batch: int) -> None:
                          f"[{labels.min().item()}, {labels.max().item()}]")
 
 
+def wrong_labels(labels: Tensor, n_classes: int, seed: int = 0) -> Tensor:
+    """For each label another class, uniformly among the n_classes - 1 others (B,): the wrong
+    condition of matching-aware negatives, where D must also call a real digit fake when it is
+    shown with a label it does not carry. Drawn once, from ``seed``."""
+    check_labels(labels, n_classes, len(labels))
+    if n_classes < 2:
+        raise ValueError(f"wrong labels need >= 2 classes, got {n_classes}")
+    shift = torch.randint(1, n_classes, labels.shape, generator=torch.Generator().manual_seed(seed))
+    return (labels + shift.to(labels.device)) % n_classes
+
+
 # --------------------------------------------------------------------------
 # Class-conditional GAN (MNIST)
 # --------------------------------------------------------------------------

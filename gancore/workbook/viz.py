@@ -66,3 +66,19 @@ def plot_losses(history: pd.DataFrame, columns=("loss_d", "loss_g"), smooth: int
     ax.set_ylabel("loss")
     ax.legend()
     return ax
+
+
+def show_closest(samples: Tensor, train: Tensor, check: Mapping):
+    """The samples nearest to a training image (top row) above that image (bottom row), each with its
+    distance d; ``check`` is :func:`gancore.metrics.memorisation.memorisation_check`'s result. Returns the figure."""
+    k = len(check["closest"])
+    fig, axes = plt.subplots(2, k, figsize=(1.1 * k, 2.6), squeeze=False)
+    for j, (s, t, d) in enumerate(zip(check["closest"], check["closest_train"], check["closest_distance"])):
+        axes[0, j].imshow(samples[s, 0], cmap="gray", vmin=-1, vmax=1)
+        axes[0, j].set_title(f"d {d:.1f}", fontsize=8)
+        axes[1, j].imshow(train[t, 0], cmap="gray", vmin=-1, vmax=1)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    fig.suptitle(f"samples nearest a training image (top) and it (bottom); test digits' median d "
+                 f"{check['test_nn_median']:.1f}", fontsize=8)
+    return fig

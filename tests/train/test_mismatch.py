@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from gancore.losses import d_loss_bce, d_loss_hinge, matching_aware_d_loss
+from gancore.nets.conditional import ClassConditionalDiscriminator, ClassConditionalGenerator, wrong_labels
 from gancore.nets.translation import PatchDiscriminator, StyleGenerator
 from gancore.train.trainer import Trainer
 
@@ -104,3 +105,42 @@ def test_checkpoint_saved_before_prepost_and_mismatch_still_loads(tmp_path):
     Trainer(G2, D2, target, inputs=inputs, batch_size=4, sample_every=0, progress=False).load_checkpoint(path)
     assert torch.equal(G2.to_image.weight, G.to_image.weight)
     assert Trainer.load(path, target, inputs=inputs, progress=False).step == 1
+
+
+def test_wrong_labels_are_always_another_class_spread_over_all_others():
+    labels = torch.arange(10).repeat(500)  # (5000,)
+    wrong = wrong_labels(labels, 10, seed=3)
+    assert wrong.dtype == torch.int64 and not (wrong == labels).any()
+    assert torch.equal(wrong, wrong_labels(labels, 10, seed=3)) and not torch.equal(wrong, wrong_labels(labels, 10))
+    shift = (wrong - labels) % 10  # uniform on 1..9: 5000 / 9 = 556 each, binomial sd about 22
+    counts = shift.bincount(minlength=10)
+    assert counts[0] == 0 and 470 < counts[1:].min() and counts[1:].max() < 640
+    with pytest.raises(ValueError, match="labels must lie in"):
+        wrong_labels(torch.tensor([0, 10]), 10)
+    with pytest.raises(ValueError, match=">= 2 classes"):
+        wrong_labels(torch.tensor([0, 0]), 1)
+
+
+def test_class_conditional_d_step_with_wrong_labels_matches_a_hand_written_one():
+    """Notebook 04's use: labels as the named input ``labels``, wrong ones as its mismatch; the D loss
+    of the first step, on the fakes G made in it, written out by hand."""
+    gen = torch.Generator().manual_seed(2)
+    images, labels = torch.rand(8, 1, 28, 28, generator=gen) * 2 - 1, torch.arange(8) % 10
+    wrong = wrong_labels(labels, 10, seed=1)
+    torch.manual_seed(0)
+    G, D = ClassConditionalGenerator(z_dim=4, width=4), ClassConditionalDiscriminator(width=4)
+    D_ref = copy.deepcopy(D)
+    trainer = Trainer(G, D, images, inputs={"labels": labels}, mismatched={"labels": wrong}, loss="hinge",
+                      batch_size=4, mismatch_weight=0.5, augment_shift=0, sample_every=0, progress=False)
+    made = []  # (fake, labels) of every G call: the first is the D step's
+    G.register_forward_hook(lambda module, args, kwargs, out: made.append((out.detach(), kwargs["labels"])),
+                            with_kwargs=True)
+    idx = trainer._indices(0)
+    record = trainer._train_step()
+    fake, fake_labels = made[0]
+    assert torch.equal(fake_labels, labels[idx])
+    with torch.no_grad():
+        expected = matching_aware_d_loss(d_loss_hinge, D_ref(images[idx], labels[idx]), D_ref(fake, labels[idx]),
+                                         D_ref(images[idx], wrong[idx]), 0.5)
+        assert record["d_mismatch"] == pytest.approx(D_ref(images[idx], wrong[idx]).mean().item(), rel=1e-5)
+    assert record["loss_d"] == pytest.approx(expected.item(), rel=1e-5)
