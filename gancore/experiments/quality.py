@@ -217,7 +217,8 @@ def style_share(truth: Tensor, pool: Pool) -> pd.Series:
 def by_attribute(score: Tensor, truth: Tensor, pool: Pool, attribute: str) -> pd.DataFrame:
     """One row per value of a style ``attribute``: its items, where they sit in the truth's ranking and in
     the judge's (mean percentile, 1 = best), and the judge's Spearman with the truth within them. A
-    value whose judge percentile is far above its truth percentile is one the judge over-rates."""
+    value whose judge percentile is far above (below) its truth percentile is one the judge over-rates
+    (under-rates)."""
     labels = pool.labels()
     if attribute not in labels:
         raise ValueError(f"unknown attribute {attribute!r}; this pool has {list(pool.attributes or {})}")
@@ -235,12 +236,11 @@ def by_attribute(score: Tensor, truth: Tensor, pool: Pool, attribute: str) -> pd
 def style_paragraph(share: pd.Series, table: pd.DataFrame, judge: str, truth_name: str) -> str:
     """The style's part in words, every number read from :func:`style_share` and :func:`by_attribute`."""
     attribute = table.index.name
-    gap = table["judge percentile"] - table["truth percentile"]
-    worst = gap.idxmax()
+    worst = (table["judge percentile"] - table["truth percentile"]).abs().idxmax()  # misplaced most, either way
     return (f"Under the **{truth_name}** truth the style alone, its mean truth, ranks the outputs with Spearman "
             f"{share['style']:.3f} ({attribute} alone: {share[attribute]:.3f}): how good an output is depends mostly "
             f"on the style it must paint, far less on which generator or snapshot made it. So Q must foresee how "
-            f"hard a style is from the exemplar. It errs most on {attribute} **{worst}** ({int(table.loc[worst, 'items'])} "
+            f"hard a style is from the exemplar. It misplaces {attribute} **{worst}** most ({int(table.loc[worst, 'items'])} "
             f"outputs): the truth puts them at mean percentile {table.loc[worst, 'truth percentile']:.2f}, {judge} at "
             f"{table.loc[worst, 'judge percentile']:.2f}.")
 

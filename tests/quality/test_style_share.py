@@ -7,7 +7,7 @@ from gancore.experiments.quality import by_attribute, style_paragraph, style_sha
 from gancore.quality.pool import Pool
 from gancore.quality.ranking import spearman
 
-ATTRIBUTES = {"ink": ("black", "red"), "background": ("white", "gravel")}
+ATTRIBUTES = {"ink": ("black", "red"), "background": ("white", "gravel", "brick")}
 
 
 def pool_of(styles: list[tuple[int, int]]) -> Pool:
@@ -30,17 +30,20 @@ def test_style_share_is_one_when_the_style_decides_and_matches_a_hand_computatio
 
 
 def test_by_attribute_places_each_value_in_both_rankings_by_hand():
-    pool = pool_of([(0, 0), (0, 0), (0, 1), (0, 1)])
-    truth = torch.tensor([4.0, 3.0, 1.0, 2.0])  # gravel is worse
-    judge = torch.tensor([1.0, 2.0, 4.0, 3.0])  # the judge rates gravel best: it over-rates it
+    pool = pool_of([(0, 0), (0, 0), (0, 1), (0, 1), (0, 2), (0, 2)])
+    truth = torch.tensor([6.0, 5.0, 1.0, 2.0, 4.0, 3.0])  # gravel is the worst background
+    judge = torch.tensor([5.0, 3.0, 6.0, 4.0, 2.0, 1.0])  # the judge rates gravel best: it over-rates it
     table = by_attribute(judge, truth, pool, "background")
-    # percentiles of 4 items: 0.25, 0.5, 0.75, 1.0 (1 = best)
-    assert table.loc["gravel", "truth percentile"] == pytest.approx((0.25 + 0.5) / 2)
-    assert table.loc["gravel", "judge percentile"] == pytest.approx((1.0 + 0.75) / 2)
-    assert table.loc["white", "items"] == 2
-    assert table.loc["white", "spearman within"] == pytest.approx(-1.0)
+    # percentiles of 6 items: rank / 6 (1 = best)
+    assert table.loc["gravel", "truth percentile"] == pytest.approx((1 / 6 + 2 / 6) / 2)
+    assert table.loc["gravel", "judge percentile"] == pytest.approx((6 / 6 + 4 / 6) / 2)
+    assert table.loc["white", "judge percentile"] == pytest.approx((5 / 6 + 3 / 6) / 2)
+    assert table.loc["brick", "items"] == 2
+    assert table.loc["gravel", "spearman within"] == pytest.approx(-1.0)
+    assert table.loc["brick", "spearman within"] == pytest.approx(1.0)
     text = style_paragraph(style_share(truth, pool), table, "Q scratch", "ssim")
-    assert "background **gravel** (2 outputs)" in text and "0.38" in text and "0.88" in text
+    # the largest gap either way: gravel +0.58 (white -0.25, brick -0.33)
+    assert "background **gravel** most (2 outputs)" in text and "0.25, Q scratch at 0.83" in text
     with pytest.raises(ValueError, match="unknown attribute 'slant'"):
         by_attribute(judge, truth, pool, "slant")
 
