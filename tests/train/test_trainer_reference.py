@@ -34,12 +34,20 @@ LR_G, LR_D, BETAS, ADAM_EPS = 1e-3, 3e-4, (0.3, 0.9), 1e-8  # distinct, so a swa
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny matrices; one thread keeps the two reductions' round-off alike and the test quick."""
-    before = torch.get_num_threads()
+def one_thread_in_float64():
+    """Tiny matrices; one thread keeps the two reductions' round-off alike and the test quick.
+
+    Float64: Adam's second step divides each gradient by the size of the first. A gradient that is 0
+    in exact arithmetic (WGAN's last bias: the bias cancels between E D(fake) and E D(real)) is pure
+    round-off in float32, and Adam turns that into steps of about lr that differ with the CPU's kernels
+    (4.7e-4 apart on an AMD EPYC where an Intel Xeon matched to 1e-6). In float64 the round-off, and
+    so any such step, stays far below the 1e-6 the comparisons allow."""
+    before, dtype = torch.get_num_threads(), torch.get_default_dtype()
     torch.set_num_threads(1)
+    torch.set_default_dtype(torch.float64)
     yield
     torch.set_num_threads(before)
+    torch.set_default_dtype(dtype)
 
 
 # ------------------------------------------------------------------ the losses, as in the papers
