@@ -52,7 +52,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--q-lr", type=float, default=d["q_lr"])
     p.add_argument("--held-out", default=d["held_out"])
     p.add_argument("--q-families", default=d["q_families"], help="families Q learns from ('all': every one not held out)")
-    p.add_argument("--q-seeds", type=int, default=1, help="train the judges from this many seeds; print the spread")
+    p.add_argument("--q-seeds", type=int, default=1,
+                   help="train the judges from this many seeds; print the spread")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     return p.parse_args(argv)
 

@@ -204,9 +204,9 @@ def style_share(truth: Tensor, pool: Pool) -> pd.Series:
     """How much of ``truth`` (N,) the style alone explains: for each attribute of ``pool``'s styles, and for
     the whole style, Spearman of the truth with its mean over the items that share that value. Near 1:
     the outputs' quality is mostly which style they are in, not which generator made them."""
-    labels = pool.labels()
-    if pool.style is None:
+    if pool.style is None or pool.attributes is None:
         raise ValueError("this pool carries no styles (build it with build_pool)")
+    labels = pool.labels()
     names = list(pool.attributes)
     labels["style"] = labels[names].astype(str).agg("/".join, axis=1)
     t = pd.Series(truth.double().numpy())
@@ -240,8 +240,8 @@ def style_paragraph(share: pd.Series, table: pd.DataFrame, judge: str, truth_nam
     return (f"Under the **{truth_name}** truth the style alone, its mean truth, ranks the outputs with Spearman "
             f"{share['style']:.3f} ({attribute} alone: {share[attribute]:.3f}): how good an output is depends mostly "
             f"on the style it must paint, far less on which generator or snapshot made it. So Q must foresee how "
-            f"hard a style is from the exemplar. It misplaces {attribute} **{worst}** most ({int(table.loc[worst, 'items'])} "
-            f"outputs): the truth puts them at mean percentile {table.loc[worst, 'truth percentile']:.2f}, {judge} at "
+            f"hard a style is from the exemplar. It misplaces {attribute} **{worst}** most "
+            f"({int(table.loc[worst, 'items'])} outputs): the truth puts them at mean percentile {table.loc[worst, 'truth percentile']:.2f}, {judge} at "
             f"{table.loc[worst, 'judge percentile']:.2f}.")
 
 
