@@ -104,7 +104,7 @@ def test_a_short_training_lowers_the_hole_l1():
     history = trainer.train(120)
     after = train_l1()
     # from grey holes (no first guess) G must learn each image's colours: slowly, but surely
-    # (about 0.73 of the start on an AMD EPYC; the L1 fell 5% per 15 steps or so, with the noise of a GAN)
+    # (about 0.73 of the start after 120 steps on an AMD EPYC, falling by a few percent per 15 steps)
     assert 0.4 * before < after < 0.85 * before, (before, after)
     assert {"loss_d", "loss_adv", "loss_l1"} <= set(history.columns)
 

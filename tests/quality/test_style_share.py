@@ -1,5 +1,4 @@
 """Notebook 08's split of the truth into style and painting: style_share, by_attribute, style_paragraph, by hand."""
-import pandas as pd
 import pytest
 import torch
 
@@ -54,4 +53,5 @@ def test_a_pool_without_styles_says_so():
         style_share(torch.tensor([1.0, 2.0]), Pool(x, x[:, :1], x, x, ["s"] * 2, ["f"] * 2, "seen"))
     with pytest.raises(ValueError, match="one entry per output"):
         Pool(x, x[:, :1], x, x, ["s"] * 2, ["f"] * 2, "seen", style=torch.zeros(3, 2, dtype=torch.long))
-    assert isinstance(pool_of([(0, 0)]).labels(), pd.DataFrame)
+    labels = pool_of([(1, 2), (0, 1)]).labels()  # indices decoded to the attributes' values
+    assert labels[["ink", "background"]].values.tolist() == [["red", "brick"], ["black", "gravel"]]
