@@ -47,7 +47,7 @@ from gancore.metrics.memorisation import memorisation_check  # noqa: E402
 from gancore.workbook.viz import show_closest  # noqa: E402
 
 # what identifies a run's settings in metrics.json besides its levers; the seed is what repeats
-SETTINGS = ("model", "loss", "steps", "width", "batch_size", "lr", "augment_shift", "mismatch_weight",
+SETTINGS = ("model", "loss", "steps", "width", "batch_size", "lr", "augment_shift", "mismatch_weight", "clusters",
             "class_conditional", "dataset")
 
 

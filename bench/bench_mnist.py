@@ -6,11 +6,14 @@ wall-clock budget and, at 1, 2, 4 and 8 minutes of *training* time (the
 evaluations run inside Trainer.fit as callbacks; the trainer's clock leaves them
 out), measures 5,000 generated samples against the 10,000 test digits: Fréchet
 distance and classifier score with gancore's own classifier, next to the
-real-data floor (the GAN's training digits against the same test set).
+real-data floor (the GAN's training digits against the same test set). At the end it
+checks the final samples for copying: their nearest-training-digit distances against
+those of the test digits (gancore.metrics.memorisation).
 
-    GANCORE_OFFLINE=1 .venv/bin/python bench/bench_mnist.py             # notebook-03 defaults
-    GANCORE_OFFLINE=1 .venv/bin/python bench/bench_mnist.py --minutes 4 --width 24 --threads 2
-    GANCORE_OFFLINE=1 .venv/bin/python bench/bench_mnist.py --minutes 4 --class-conditional   # issue 14's lever
+    GANCORE_OFFLINE=1 .venv/bin/python bench/bench_mnist.py --minutes 4          # notebook-03 defaults (self-conditioned)
+    GANCORE_OFFLINE=1 .venv/bin/python bench/bench_mnist.py --minutes 4 --clusters 0     # the unconditional DCGAN
+    GANCORE_OFFLINE=1 .venv/bin/python bench/bench_mnist.py --minutes 4 --class-conditional   # on the real labels
+    GANCORE_OFFLINE=1 .venv/bin/python bench/bench_mnist.py --minutes 4 --closest closest.png  # + the 8 nearest
 
 Prints figures; asserts nothing. Run it on a quiet machine: the timings mean
 little when other processes share the cores.
@@ -33,10 +36,12 @@ sys.path.insert(0, str(ROOT))
 import gancore  # noqa: E402
 from gancore.runtime import cpu_model  # noqa: E402
 from gancore.data.sources import load_mnist, read_idx_folder  # noqa: E402
+from gancore.data.clusters import kmeans_labels  # noqa: E402
 from gancore.data.splits import partition  # noqa: E402
 from gancore.experiments.mnist_baseline import MNIST_DEFAULTS, build_digit_gan, generate_digits  # noqa: E402
 from gancore.losses import LOSS_NAMES  # noqa: E402
 from gancore.metrics.classifier import get_classifier  # noqa: E402
+from gancore.metrics.memorisation import memorisation_check  # noqa: E402
 from gancore.metrics.distribution import (  # noqa: E402
     evaluate_samples,
     real_data_floor,
@@ -68,6 +73,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--class-conditional", action="store_true",
                    help="DCGAN: G(z, y) and a projection D(x, y) on the digits' labels (notebook 03's "
                         "class_conditional); samples draw y from the training labels")
+    p.add_argument("--clusters", type=int, default=d["clusters"],
+                   help="DCGAN, self-conditioning: G(z, c) and a projection D(x, c) on this many k-means "
+                        "clusters of the training digits' pixels, no labels (0: unconditional; "
+                        "--class-conditional sets it to 0)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--eval-samples", type=int, default=5000, help="generated images per evaluation")
     p.add_argument("--test-dir", default=str(ROOT.parent / "shared/data/mnist-t10k"),
@@ -75,6 +84,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", help="also write the results to this file")
+    p.add_argument("--closest", help="also save the 8 final samples nearest a training digit, above it, "
+                                     "to this PNG")
     args = p.parse_args(argv)
     args.checkpoints = sorted({float(m) for m in args.checkpoints.split(",") if float(m) <= args.minutes}
                               | {args.minutes})
@@ -97,7 +108,13 @@ def main(argv=None) -> dict:
 
     if args.class_conditional and args.model != "dcgan":
         raise SystemExit("--class-conditional trains the DCGAN only: drop --model mlp")
+    if args.class_conditional:
+        args.clusters = 0
+    if args.clusters and args.model != "dcgan":
+        raise SystemExit("--clusters trains the DCGAN only: add --clusters 0 for the MLP")
     labels = train_labels if args.class_conditional else None
+    if args.clusters:  # counted outside the training clock, as loading the data is; ~2 s
+        labels = kmeans_labels(train_images, args.clusters, seed=args.seed)
     G, D = build_digit_gan(args.model, z_dim=args.z_dim, width=args.width, train_labels=labels)
     condition = () if labels is None else (labels,)
     trainer = gancore.Trainer(G, D, train_images, condition, device=args.device, progress=False, loss=args.loss,
@@ -129,6 +146,12 @@ def main(argv=None) -> dict:
             for step, row in evals.iterrows()]
 
     table = pd.DataFrame(rows).set_index("minutes")
+    # Copying? The final samples' nearest-training-digit distances against those of the test digits.
+    final = generate_digits(trainer, args.eval_samples, seed=args.seed + 12345)
+    copies = memorisation_check(final, train_images, test_images)
+    if args.closest:
+        from gancore.workbook.viz import show_closest
+        show_closest(final, train_images, copies).savefig(args.closest, bbox_inches="tight")
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
     config = {k: v for k, v in vars(args).items() if k not in ("json",)} | {"cpu": cpu_model()}
     print(f"\nconfig: {config}")
@@ -137,8 +160,12 @@ def main(argv=None) -> dict:
     print(table.to_string(float_format=lambda v: f"{v:.3f}"))
     print(f"training wall seconds: {train_s:.1f}, steps: {trainer.step}, "
           f"images/s: {trainer.step * args.batch_size / train_s:.0f}, peak memory: {peak_mib:.0f} MiB")
+    print(f"memorisation: median nearest-training-digit distance {copies['sample_nn_median']:.3f} (samples) vs "
+          f"{copies['test_nn_median']:.3f} (test digits), ratio {copies['nn_ratio']:.3f}; near copies "
+          f"{copies['near_copies']:.4f} (0.05 expected of real digits)")
     result = {"config": config, "floor": floor, "checkpoints": rows, "train_seconds": train_s,
               "steps": trainer.step, "peak_rss_mib": peak_mib,
+              "memorisation": {k: copies[k] for k in ("sample_nn_median", "test_nn_median", "nn_ratio", "near_copies")},
               "classifier_heldout_accuracy": classifier.heldout_accuracy}
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2, default=float))

@@ -9,6 +9,7 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
+from gancore.data.clusters import kmeans_labels
 from gancore.data.sources import ImageSplit, holdout_split, load_dataset
 from gancore.data.splits import partition
 from gancore.experiments.levers import Levers, split_levers
@@ -60,21 +61,37 @@ class MNISTBaseline(Levers, NotebookParams):
                                     "MLP at that step", non_negative_int)
     class_conditional: bool = param(False, "DCGAN only: train G(z, y) and a projection D(x, y) on the digits' "
                                            "labels; its samples draw y from the training labels", is_bool)
+    clusters: int = param(40, "DCGAN only, self-conditioning: G(z, c) and a projection D(x, c) on this many k-means "
+                              "clusters of the training digits' pixels, no labels (0: unconditional)",
+                          non_negative_int, smoke=10)
     out_dir: str = param("runs/latest/03_mnist_baseline", "metrics.json, samples.pt and figures go here")
 
     def cross_checks(self) -> list[str]:
+        problems = []
         on = [*self.levers_on] + (["class_conditional"] if self.class_conditional else [])
         if self.model == "mlp" and on:
-            return [f"{', '.join(on)} change the DCGAN only, and the main model is the MLP; use model 'dcgan' "
-                    "or switch them off"]
-        return []
+            problems.append(f"{', '.join(on)} change the DCGAN only, and the main model is the MLP; use model "
+                            "'dcgan' or switch them off")
+        if self.class_conditional and self.clusters:
+            problems.append(f"class_conditional conditions on the labels and clusters={self.clusters} on k-means "
+                            "clusters; choose one: set clusters 0 or class_conditional False")
+        return problems
+
+    def condition_labels(self, images: Tensor, labels: Tensor) -> Tensor | None:
+        """What the DCGAN is conditioned on, one int per image (N,): the digits' ``labels`` with
+        ``class_conditional``, the k-means clusters of ``images``' pixels with ``clusters`` (no labels
+        used), otherwise None (unconditional)."""
+        if self.class_conditional:
+            return labels
+        return kmeans_labels(images, self.clusters, seed=self.seed) if self.clusters else None
 
     @property
     def training(self) -> dict:
         """The main model's training settings, as ``bench/bench_mnist.py`` and ``build_gan`` take them."""
         return {"model": self.model, "width": self.width, "z_dim": self.z_dim, "batch_size": self.batch_size,
                 "lr_g": self.lr_g, "lr_d": self.lr_d, "loss": self.loss, "augment_shift": self.augment_shift,
-                "steps": self.steps, "class_conditional": self.class_conditional, **self.levers}
+                "steps": self.steps, "class_conditional": self.class_conditional, "clusters": self.clusters,
+                **self.levers}
 
 
 MNIST_DEFAULTS: dict = MNISTBaseline().training  # the tuned baseline, for code outside the notebook

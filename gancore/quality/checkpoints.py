@@ -58,7 +58,7 @@ def rank_agreement(ranking: pd.DataFrame) -> pd.DataFrame:
 
 def baseline_checkpoints(train_x: Tensor, *, steps: int, every: int, n: int, seed: int = 0, width: int = 16,
                          device=None, progress: bool = True) -> tuple[dict[int, Tensor], object]:
-    """Samples (n, 1, 28, 28) of notebook 03's DCGAN (its tuned settings, smaller ``width``) at
+    """Samples (n, 1, 28, 28) of notebook 03's DCGAN, unconditional (its tuned settings, smaller ``width``) at
     step 0, every ``every`` steps and at the end, from one fixed noise, taken by a callback of
     :meth:`gancore.train.trainer.Trainer.fit` (which cannot change the run). Returns them by
     step, and the trainer."""

@@ -90,3 +90,19 @@ def test_a_run_with_every_lever_resumes_bit_for_bit(tmp_path):
     for a, b in [(whole.G, resumed.G), (whole.D, resumed.D)]:
         assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
     assert any("_u" in k for k in resumed.D.state_dict())  # the power iteration's vector was saved
+
+
+def test_condition_labels_follow_the_parameters():
+    """Self-conditioning takes k-means clusters of the pixels, class_conditional the labels, neither: None."""
+    from gancore.data.clusters import kmeans_labels
+
+    torch.manual_seed(0)
+    images, labels = torch.rand(120, 1, 28, 28) * 2 - 1, torch.randint(0, 10, (120,))
+    clustered = MNISTBaseline(clusters=7, seed=3).condition_labels(images, labels)
+    assert torch.equal(clustered, kmeans_labels(images, 7, seed=3))
+    assert torch.equal(MNISTBaseline(clusters=0, class_conditional=True).condition_labels(images, labels), labels)
+    assert MNISTBaseline(clusters=0).condition_labels(images, labels) is None
+    with pytest.raises(ParameterError, match="choose one: set clusters 0 or class_conditional False"):
+        MNISTBaseline(class_conditional=True, clusters=10)
+    with pytest.raises(ParameterError, match="clusters must be"):
+        MNISTBaseline(clusters=-1)
