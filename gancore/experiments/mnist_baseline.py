@@ -33,7 +33,10 @@ class MNISTBaseline(Levers, NotebookParams):
     beat widths 16 and 48, batch 64, the MLP, lr 2e-4 and the non-saturating loss. ``steps`` is
     about four minutes on the slower machines of this project's kind (~40 ms/step on two threads,
     bench/bench_step_speed.py; the fastest seen took ~15 ms), so that ``make run`` fits in 20 minutes
-    there too. bench/bench_mnist.py measures exactly these defaults. The levers (:class:`Levers`, all off by default) and
+    there too. bench/bench_mnist.py measures exactly these defaults. The DCGAN is self-conditioned on 80 k-means
+    clusters of the pixels (``clusters``): over 3 seeds at 6,000 steps it brought FD against the official test digits
+    from 11.3 to 2.5 times the floor, against 2.8 with 40 clusters and 3.8 with the real labels
+    (grids/levers-03-self-conditioning.yaml). The levers (:class:`Levers`, all off by default), ``clusters`` and
     ``class_conditional`` change the DCGAN only; the MLP always runs as it is."""
 
     notebook: ClassVar[str] = "03_mnist_baseline"
@@ -61,7 +64,7 @@ class MNISTBaseline(Levers, NotebookParams):
                                     "MLP at that step", non_negative_int)
     class_conditional: bool = param(False, "DCGAN only: train G(z, y) and a projection D(x, y) on the digits' "
                                            "labels; its samples draw y from the training labels", is_bool)
-    clusters: int = param(40, "DCGAN only, self-conditioning: G(z, c) and a projection D(x, c) on this many k-means "
+    clusters: int = param(80, "DCGAN only, self-conditioning: G(z, c) and a projection D(x, c) on this many k-means "
                               "clusters of the training digits' pixels, no labels (0: unconditional)",
                           non_negative_int, smoke=10)
     out_dir: str = param("runs/latest/03_mnist_baseline", "metrics.json, samples.pt and figures go here")
