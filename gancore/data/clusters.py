@@ -17,19 +17,19 @@ def kmeans_labels(images: Tensor, k: int, *, seed: int = 0, iterations: int = 50
     x = images.reshape(len(images), -1).double()  # (N, D)
     rng = torch.Generator().manual_seed(seed)
     centres = x[torch.randint(len(x), (1,), generator=rng)]  # (1, D)
-    for _ in range(1, k):  # k-means++: each next centre drawn in proportion to the squared distance
-        nearest = torch.cdist(x, centres).min(dim=1).values ** 2  # (N,)
-        centres = torch.cat([centres, x[torch.multinomial(nearest, 1, generator=rng)]])
+    nearest = torch.cdist(x, centres).squeeze(1) ** 2  # (N,) squared distance to the nearest centre so far
+    for _ in range(1, k):  # k-means++: each next centre drawn in proportion to that squared distance
+        new = x[torch.multinomial(nearest, 1, generator=rng)]  # (1, D)
+        centres = torch.cat([centres, new])
+        nearest = torch.minimum(nearest, torch.cdist(x, new).squeeze(1) ** 2)
     labels = torch.cdist(x, centres).argmin(dim=1)  # (N,)
     for _ in range(iterations):
-        for j in range(k):
-            members = labels == j
-            if members.any():  # an emptied cluster keeps its centre
-                centres[j] = x[members].mean(dim=0)
-        new = torch.cdist(x, centres).argmin(dim=1)
-        if torch.equal(new, labels):
+        for j in labels.unique().tolist():  # an emptied cluster keeps its centre
+            centres[j] = x[labels == j].mean(dim=0)
+        new_labels = torch.cdist(x, centres).argmin(dim=1)
+        if torch.equal(new_labels, labels):
             break
-        labels = new
+        labels = new_labels
     return labels
 
 
