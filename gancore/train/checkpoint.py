@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import torch
@@ -131,3 +131,28 @@ def load_models(path: str | Path) -> tuple[nn.Module, nn.Module | None, TrainCon
     state = read_checkpoint(path)
     G, D = rebuild_models(state, path)
     return G.eval(), D if D is None else D.eval(), saved_config(state)
+
+
+def check_config_matches(state: dict, config: TrainConfig, path: Path) -> None:
+    """CheckpointError naming every setting in which the saved run's config differs from ``config``."""
+    theirs = asdict(saved_config(state))
+    diff = {k: (theirs.get(k), v) for k, v in asdict(config).items() if theirs.get(k) != v}
+    if diff:
+        raise CheckpointError(f"{path} was saved with a different config (saved, current): {diff}")
+
+
+def rng_states(noise: torch.Generator, augment: torch.Generator) -> dict:
+    """Every random number generator a run draws from: torch's global one, the trainer's noise and
+    augmentation generators, and CUDA's when present. A resumed run restores all of them."""
+    return {"torch": torch.get_rng_state(), "noise": noise.get_state(), "augment": augment.get_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+
+
+def restore_rng_states(saved: dict, noise: torch.Generator, augment: torch.Generator) -> None:
+    """Set the generators back to :func:`rng_states`' ``saved`` states."""
+    torch.set_rng_state(saved["torch"])
+    noise.set_state(saved["noise"])
+    if "augment" in saved:  # absent from checkpoints older than augment_shift
+        augment.set_state(saved["augment"])
+    if saved["cuda"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(saved["cuda"])

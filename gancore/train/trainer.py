@@ -34,11 +34,14 @@ from gancore.train.callbacks import Callback, StatusFile, check_callbacks, run_c
 from gancore.train.checkpoint import (  # noqa: F401  (CHECKPOINT_FORMAT, CheckpointError: re-exported)
     CHECKPOINT_FORMAT,
     CheckpointError,
+    check_config_matches,
     check_models_fit,
     load_weights,
     model_specs,
     read_checkpoint,
     rebuild_models,
+    restore_rng_states,
+    rng_states,
     saved_config,
 )
 from gancore.train.checks import check_finite_data
@@ -82,7 +85,6 @@ class Trainer:
             self.config = TrainConfig(**{**asdict(config), **overrides})
         cfg = self.config
         self.gan_loss = get_gan_loss(cfg.loss)
-        self.gp_weight = self.gan_loss.gp_weight if cfg.gp_weight is None else cfg.gp_weight
         self.device = as_device(device)
         self.G = generator.to(self.device)
         self.D = None if discriminator is None else discriminator.to(self.device)
@@ -133,12 +135,16 @@ class Trainer:
         self._check_adversarial(config.adv_weight)
         self._check_mismatch(config.mismatch_weight)
         self.config, self.gan_loss = config, get_gan_loss(config.loss)
-        self.gp_weight = self.gan_loss.gp_weight if config.gp_weight is None else config.gp_weight
         for opt, lr in ((self.opt_g, config.lr_g), (self.opt_d, config.lr_d)):
             for group in opt.param_groups if opt is not None else ():
                 group["lr"], group["betas"] = lr, config.betas
         if aux_loss != "keep":
             self.aux_loss = aux_loss
+
+    @property
+    def gp_weight(self) -> float:
+        """Lambda of the gradient penalty: the config's, or else the loss's own (10 for wgan_gp, else 0)."""
+        return self.gan_loss.gp_weight if self.config.gp_weight is None else self.config.gp_weight
 
     def _check_adversarial(self, adv_weight: float) -> None:
         if self.D is None and adv_weight > 0:
@@ -384,9 +390,7 @@ class Trainer:
             "opt_g": self.opt_g.state_dict(), "opt_d": None if self.D is None else self.opt_d.state_dict(),
             "step": self.step, "records": self.records, "samples": self.samples,
             "eval_records": self.eval_records,
-            "rng": {"torch": torch.get_rng_state(), "noise": self.noise_rng.get_state(),
-                    "augment": self.augment_rng.get_state(),
-                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
+            "rng": rng_states(self.noise_rng, self.augment_rng),
         }
 
     def save_checkpoint(self, path: str | Path) -> Path:
@@ -405,20 +409,12 @@ class Trainer:
 
     def _restore(self, state: dict, path: Path) -> "Trainer":
         check_models_fit(state, self.G, self.D, path)
-        theirs = asdict(saved_config(state))
-        diff = {k: (theirs.get(k), v) for k, v in asdict(self.config).items() if theirs.get(k) != v}
-        if diff:
-            raise CheckpointError(f"{path} was saved with a different config (saved, current): {diff}")
+        check_config_matches(state, self.config, path)
         load_weights(self.G, self.D, state, path)
         self.opt_g.load_state_dict(state["opt_g"])
         if self.D is not None:
             self.opt_d.load_state_dict(state["opt_d"])
         self.step, self.records, self.samples = state["step"], state["records"], state["samples"]
         self.eval_records = state.get("eval_records", [])  # absent from checkpoints older than fit
-        torch.set_rng_state(state["rng"]["torch"])
-        self.noise_rng.set_state(state["rng"]["noise"])
-        if "augment" in state["rng"]:  # absent from checkpoints older than augment_shift
-            self.augment_rng.set_state(state["rng"]["augment"])
-        if state["rng"]["cuda"] is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        restore_rng_states(state["rng"], self.noise_rng, self.augment_rng)
         return self
