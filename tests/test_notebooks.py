@@ -48,6 +48,8 @@ REQUIRED_METRICS = {
                                 "baselines.perceptual_to_content.spearman_unseen",
                                 "baselines.gram_to_exemplar.spearman_unseen", "baselines.artfid_style.spearman_unseen",
                                 "pool.train", "ratings.pairs_rated", "style_share.ssim.style",
+                                "quality_model.hallucinated.spearman_unseen", "quality_model.combined.spearman_unseen",
+                                "hallucinator.ssim_to_target_unseen", "hallucinator.paired_q.ssim",
                                 "style_share.perceptual.background"],
 }
 

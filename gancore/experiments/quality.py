@@ -24,8 +24,10 @@ from torch import Tensor
 from gancore.data.style_pairs import StyleTransferSet
 from gancore.experiments.style_transfer import L1_ONLY, STYLE_DEFAULTS, build_style_trainer
 from gancore.quality.checkpoints import rank_checkpoints
+from gancore.quality.hallucinate import (ReferenceHallucinator, combined, hallucinate, hallucinated_scores,
+                                         train_hallucinator)
 from gancore.quality.pool import DEGRADATIONS, Pool, build_pool, truths
-from gancore.quality.qmodel import QualityModel, train_quality_model
+from gancore.quality.qmodel import QualityModel, reference_free_scores, score, train_quality_model
 from gancore.quality.ranking import bootstrap_ci, kendall, spearman
 from gancore.workbook.notebook import number, positive_int
 from gancore.workbook.params import NotebookParams, param
@@ -60,6 +62,8 @@ class QualityEvaluation(NotebookParams):
     q_batch: int = param(64, "pool items per Q step (all their pairs enter the ranking loss)", positive_int,
                          smoke=16)
     q_lr: float = param(5e-4, "Adam learning rate of Q", number(0, 1, open_min=True))
+    h_steps: int = param(800, "training steps of the hallucinator H, which imagines each output's target",
+                         positive_int, smoke=2)
     n_boot: int = param(500, "bootstrap resamples of each confidence interval", positive_int, smoke=20)
     n_pairs: int = param(40, "output pairs offered to the rating widget", positive_int, smoke=4)
     rater: str = param("anonymous", "the name written with each of your ratings")
@@ -269,7 +273,16 @@ def checkpoint_ranking(scores: dict[str, Tensor], truth: Tensor, pool: Pool, fam
 # The three judges, and what the results say
 # --------------------------------------------------------------------------
 
-JUDGES: tuple[str, ...] = ("D raw", "Q fine-tuned", "Q scratch")
+JUDGES: tuple[str, ...] = ("D raw", "Q fine-tuned", "Q scratch")  # the conditional PatchGAN's three versions
+HALLUCINATED, COMBINED = "H reference", "Q + H"
+LEARNED: tuple[str, ...] = ("Q fine-tuned", "Q scratch", HALLUCINATED, COMBINED)  # the judges trained on the pool
+
+
+def _seeded(build, seed: int):
+    """``build()`` under ``torch.manual_seed(seed)``, the caller's RNG left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
 
 
 def train_judge(kind: str, D, pool: Pool, truth: Tensor, *, steps: int, batch_size: int, lr: float, width: int,
@@ -281,9 +294,7 @@ def train_judge(kind: str, D, pool: Pool, truth: Tensor, *, steps: int, batch_si
     if kind == "Q fine-tuned":
         q = QualityModel.from_discriminator(D)
     elif kind == "Q scratch":
-        with torch.random.fork_rng(devices=[]):  # the scratch Q's weights from ``seed``, the caller's RNG untouched
-            torch.manual_seed(seed)
-            q = QualityModel(width=width, **{k: v for k, v in D.config.items() if k != "width"})
+        q = _seeded(lambda: QualityModel(width=width, **{k: v for k, v in D.config.items() if k != "width"}), seed)
         q = q.to(next(D.parameters()).device)
     else:
         raise ValueError(f"unknown judge {kind!r}; judges: {', '.join(JUDGES)}")
@@ -296,22 +307,63 @@ def train_judges(D, pool: Pool, truth: Tensor, **kw) -> dict[str, QualityModel]:
     return {kind: train_judge(kind, D, pool, truth, **kw) for kind in JUDGES}
 
 
+def train_reference(pool: Pool, *, steps: int, width: int, seed: int = 0, device=None,
+                    progress: bool = True) -> ReferenceHallucinator:
+    """The hallucinator H (:mod:`gancore.quality.hallucinate`) from ``seed``, trained to restore
+    ``pool``'s targets; one H serves every truth."""
+    h = _seeded(lambda: ReferenceHallucinator(width=width), seed)
+    return train_hallucinator(h, pool, steps=steps, seed=seed, device=device, progress=progress)
+
+
+def better_q(seen_scores: dict[str, Tensor], seen_truth: Tensor) -> str:
+    """The Q (fine-tuned or from scratch) that ranks the *seen* styles better: the one H is paired with."""
+    return max(("Q fine-tuned", "Q scratch"), key=lambda j: spearman(seen_scores[j].numpy(), seen_truth.numpy()))
+
+
+def score_judges(judges: dict[str, dict[str, QualityModel]], h: ReferenceHallucinator, pools: dict[str, Pool],
+                 truth: dict[str, dict[str, Tensor]], net) -> tuple[dict, dict[str, str]]:
+    """scores[pool][truth][scorer] (N,) for the pools "seen", "unseen_all" and "unseen" (its held-out
+    part): each of ``judges[truth]``, H's score, Q + H and the reference-free baselines on ``net``.
+    Q + H pairs H with the Q that :func:`better_q` picks on seen styles, standardised by the training
+    pool's scores. Returns (scores, {truth: that Q})."""
+    def own(key):  # the trained scorers on one pool
+        s_h = hallucinated_scores(pools[key], hallucinate(h, pools[key]), net)
+        return {name: {**{j: score(q, pools[key]) for j, q in judges[name].items()}, HALLUCINATED: s_h[name]}
+                for name in judges}
+
+    scores = {key: own(key) for key in ("train", "seen", "unseen_all")}
+    paired = {name: better_q(scores["seen"][name], truth["seen"][name]) for name in judges}
+    train = scores.pop("train")
+    for key in ("seen", "unseen_all"):
+        base = reference_free_scores(pools[key], net)
+        for name, by_scorer in scores[key].items():
+            q = paired[name]
+            by_scorer[COMBINED] = combined(by_scorer[q], by_scorer[HALLUCINATED], train[name][q],
+                                           train[name][HALLUCINATED])
+            by_scorer.update(base)
+    held = part_of(pools["unseen_all"], pools["unseen"])
+    scores["unseen"] = {name: {k: v[held] for k, v in by_scorer.items()}
+                        for name, by_scorer in scores["unseen_all"].items()}
+    return scores, paired
+
+
 def chosen_judge(seen_table: pd.DataFrame) -> str:
-    """The Q (fine-tuned or from scratch) with the higher Spearman on *seen* styles: chosen on that
-    validation split, so that the unseen-style figures it is then reported by stay a clean test."""
-    return str(seen_table.loc[["Q fine-tuned", "Q scratch"], "spearman"].idxmax())
+    """The learned judge (:data:`LEARNED`, those in the table) with the highest Spearman on *seen* styles:
+    chosen on that validation split, so that the unseen-style figures it is then reported by stay a clean test."""
+    return str(seen_table.loc[[j for j in LEARNED if j in seen_table.index], "spearman"].idxmax())
 
 
 def judge_summary(table: pd.DataFrame, seen_table: pd.DataFrame) -> dict:
     """metrics.json's ``quality_model`` for one truth: the :func:`chosen_judge`'s Spearman and Kendall on
-    unseen styles (with the Spearman's CI) and its Spearman on seen ones, then each Q's own figures."""
+    unseen styles (with the Spearman's CI) and its Spearman on seen ones, then each learned judge's own figures."""
     judge = chosen_judge(seen_table)
     q = table.loc[judge]
+    keys = {"fine_tuned": "Q fine-tuned", "scratch": "Q scratch", "hallucinated": HALLUCINATED, "combined": COMBINED}
     return {"judge": judge, "spearman_unseen": q["spearman"], "kendall_unseen": q["kendall"],
             "spearman_unseen_ci": [q["spearman_low"], q["spearman_high"]],
             "spearman_seen": seen_table.loc[judge, "spearman"],
             **{key: {"spearman_unseen": table.loc[name, "spearman"], "spearman_seen": seen_table.loc[name, "spearman"]}
-               for key, name in (("fine_tuned", "Q fine-tuned"), ("scratch", "Q scratch"))}}
+               for key, name in keys.items() if name in table.index}}
 
 
 def trust_paragraph(tables: dict[str, pd.DataFrame], families: dict[str, pd.DataFrame], target: float = 0.8,
@@ -323,7 +375,7 @@ def trust_paragraph(tables: dict[str, pd.DataFrame], families: dict[str, pd.Data
     for truth, table in tables.items():
         judge = (judges or {}).get(truth, "Q fine-tuned")
         q = table.loc[judge]
-        others = table.drop(index=[j for j in JUDGES if j != "D raw"])  # the raw D and the baselines
+        others = table.drop(index=[j for j in LEARNED if j in table.index])  # the raw D and the baselines
         best = others["spearman"].idxmax()
         met = q["spearman"] >= target and q["spearman"] > others["spearman"].max()
         fam = families[truth][judge].dropna()
