@@ -34,8 +34,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gancore.experiments.quality import (QualityEvaluation, correlation_table, pool_truths, score_judges,  # noqa: E402
-                                         split_pools, train_generators, train_judges, train_reference)
+from gancore.experiments.quality import (QualityEvaluation, correlation_table, hallucinator_pool,  # noqa: E402
+                                         pool_truths, score_judges, split_pools, train_generators, train_judges,
+                                         train_reference)
 from gancore.experiments.style_transfer import STYLE_DEFAULTS, generator_splits, grader_training_set  # noqa: E402
 from gancore.metrics.feature_nets import get_feature_net, get_style_classifier  # noqa: E402
 from gancore.quality.degradations import degrade  # noqa: E402
@@ -48,8 +49,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     d = QualityEvaluation.defaults()
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    for name in ("n_train", "steps", "n_checkpoints", "width", "n_items", "q_steps", "q_batch", "h_steps", "n_boot",
-                 "seed"):
+    for name in ("n_train", "steps", "n_checkpoints", "width", "n_items", "q_steps", "q_batch", "h_steps",
+                 "h_random_styles", "n_boot", "seed"):
         p.add_argument(f"--{name.replace('_', '-')}", type=int, default=d[name])
     p.add_argument("--q-lr", type=float, default=d["q_lr"])
     p.add_argument("--held-out", default=d["held_out"])
@@ -90,12 +91,14 @@ def main(argv=None) -> None:
                   degrade=degrade, seed=args.seed, train_families=cfg.q_training_families())
     print({k: len(p) for k, p in pools.items()})
     truth = clock("truths", pool_truths, pools, grader)
+    h_pool = clock("hallucinator's pool", hallucinator_pool, pools, splits["train"], gens["checkpoints"],
+                   args.h_random_styles, seed=args.seed)
     spread = []  # one row per (truth, Q seed, judge, split)
     for q_seed in range(args.seed, args.seed + args.q_seeds):
         judges = {name: clock(f"judges ({name}, seed {q_seed})", train_judges, gens["discriminator"], pools["train"],
                               truth["train"][name], steps=args.q_steps, batch_size=args.q_batch, lr=args.q_lr,
                               width=args.width, seed=q_seed, progress=False) for name in TRUTHS}
-        h = clock(f"hallucinator (seed {q_seed})", train_reference, pools["train"], steps=args.h_steps,
+        h = clock(f"hallucinator (seed {q_seed})", train_reference, h_pool, steps=args.h_steps,
                   width=args.width, seed=q_seed, progress=False)
         scores, paired = clock(f"scoring (seed {q_seed})", score_judges, judges, h, pools, truth, loss_net)
         for name in TRUTHS:
@@ -110,7 +113,7 @@ def main(argv=None) -> None:
                            for j, s in scores[key][name].items() if j in LEARNED]
     if args.q_seeds > 1:
         by_seed = pd.DataFrame(spread).pivot_table(index=["truth", "judge"], columns="split", values="spearman",
-                                                  aggfunc=["mean", "std"])
+                                                  aggfunc=["mean", "std", "min", "max"])
         print(f"\nSpearman over {args.q_seeds} seeds of Q and H ({args.seed} to {args.seed + args.q_seeds - 1}):")
         print(by_seed.round(3).to_string())
     print("\n" + pd.DataFrame(clock.rows).T.round(1).to_string())

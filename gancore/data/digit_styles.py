@@ -189,9 +189,15 @@ def render_styles(digits: Tensor, style_index: Tensor) -> Tensor:
     if ((idx < 0) | (idx >= sizes)).any():
         raise ValueError(f"style indices out of range; the attributes have {sizes.tolist()} values")
     stroke, slant, ink, background = idx.unbind(1)                   # (N,) each
-    shear = torch.tensor(list(SLANT_SHEAR.values()), device=idx.device)[slant]
-    thin, bold = (STYLE_ATTRIBUTES["stroke"].index(v) for v in ("thin", "bold"))
+    inks, backgrounds = (f.to(digits.device) for f in _all_fields(digits.shape[-1]))
+    return paint(style_masks(digits, stroke, slant), inks[ink], backgrounds[background])
 
+
+def style_masks(digits: Tensor, stroke: Tensor, slant: Tensor) -> Tensor:
+    """Each digit's ink coverage (N, 1, S, S) in [0, 1] after its slant and stroke (index tensors (N,)
+    into :data:`STYLE_ATTRIBUTES`' values): the shape half of a style, before any colour."""
+    shear = torch.tensor(list(SLANT_SHEAR.values()), device=digits.device)[slant]
+    thin, bold = (STYLE_ATTRIBUTES["stroke"].index(v) for v in ("thin", "bold"))
     mask = (digits.float() + 1) / 2                                  # (N, 1, S, S) ink coverage
     # each step runs on just the rows that need it; the others keep their exact pixels
     for rows, step in ((shear != 0, lambda m, r: _shear(m, shear[r])),
@@ -200,9 +206,13 @@ def render_styles(digits: Tensor, style_index: Tensor) -> Tensor:
         rows = rows.nonzero().squeeze(1)
         if len(rows):
             mask = mask.index_copy(0, rows, step(mask[rows], rows))
-    inks, backgrounds = (f.to(digits.device) for f in _all_fields(digits.shape[-1]))
-    out = torch.lerp(backgrounds[background], inks[ink], mask.clamp_(0, 1))  # (N, 3, S, S) in [0, 1]
-    return out.mul_(2).sub_(1).clamp_(-1, 1)
+    return mask.clamp_(0, 1)
+
+
+def paint(mask: Tensor, ink: Tensor, background: Tensor) -> Tensor:
+    """mask * ink + (1 - mask) * background: masks (N, 1, S, S) and colour fields (N, 3, S, S) in
+    [0, 1] -> RGB (N, 3, S, S) in [-1, 1]."""
+    return torch.lerp(background, ink, mask).mul_(2).sub_(1).clamp_(-1, 1)
 
 
 def render(digits: Tensor, style: Style) -> Tensor:

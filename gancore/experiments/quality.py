@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from gancore.data.random_styles import random_style_set
 from gancore.data.style_pairs import StyleTransferSet
 from gancore.experiments.style_transfer import L1_ONLY, STYLE_DEFAULTS, build_style_trainer
 from gancore.quality.checkpoints import rank_checkpoints
@@ -29,7 +30,7 @@ from gancore.quality.hallucinate import (ReferenceHallucinator, combined, halluc
 from gancore.quality.pool import DEGRADATIONS, Pool, build_pool, truths
 from gancore.quality.qmodel import QualityModel, reference_free_scores, score, train_quality_model
 from gancore.quality.ranking import bootstrap_ci, kendall, spearman
-from gancore.workbook.notebook import number, positive_int
+from gancore.workbook.notebook import non_negative_int, number, positive_int
 from gancore.workbook.params import NotebookParams, param
 
 # the three generators of the pool: overrides of notebook 05's tuned settings
@@ -64,6 +65,8 @@ class QualityEvaluation(NotebookParams):
     q_lr: float = param(5e-4, "Adam learning rate of Q", number(0, 1, open_min=True))
     h_steps: int = param(800, "training steps of the hallucinator H, which imagines each output's target",
                          positive_int, smoke=2)
+    h_random_styles: int = param(1200, "extra training triples of H, each in a random style no split uses (0: none)",
+                                 non_negative_int, smoke=16)
     n_boot: int = param(500, "bootstrap resamples of each confidence interval", positive_int, smoke=20)
     n_pairs: int = param(40, "output pairs offered to the rating widget", positive_int, smoke=4)
     rater: str = param("anonymous", "the name written with each of your ratings")
@@ -307,6 +310,28 @@ def train_judges(D, pool: Pool, truth: Tensor, **kw) -> dict[str, QualityModel]:
     return {kind: train_judge(kind, D, pool, truth, **kw) for kind in JUDGES}
 
 
+def random_style_pool(train: StyleTransferSet, checkpoints: dict, families: list[str], n: int,
+                      seed: int = 0) -> Pool:
+    """``n`` triples of the generators' training digits in random styles no split uses
+    (:func:`gancore.data.random_styles.random_style_set`), through every snapshot of ``families``,
+    each snapshot on its own share of them: more looks for H to learn to restore."""
+    data = random_style_set(train, n, seed=seed)
+    generators = {f: checkpoints[f] for f in families}
+    per_source = max(1, n // sum(len(by_step) for by_step in generators.values()))
+    return build_pool(data, generators, copy=False, items_per_source=per_source, seed=seed)
+
+
+def hallucinator_pool(pools: dict[str, Pool], train: StyleTransferSet, checkpoints: dict, n_random: int,
+                      seed: int = 0) -> Pool:
+    """What H learns from: Q's train pool, then ``n_random`` triples in random styles through the same
+    generator families (:func:`random_style_pool`; none when ``n_random`` is 0 or Q learns from no
+    generator)."""
+    families = [f for f in dict.fromkeys(pools["train"].family) if f in checkpoints]
+    if not n_random or not families:
+        return pools["train"]
+    return pools["train"].join(random_style_pool(train, checkpoints, families, n_random, seed=seed))
+
+
 def train_reference(pool: Pool, *, steps: int, width: int, seed: int = 0, device=None,
                     progress: bool = True) -> ReferenceHallucinator:
     """The hallucinator H (:mod:`gancore.quality.hallucinate`) from ``seed``, trained to restore
@@ -380,7 +405,7 @@ def trust_paragraph(tables: dict[str, pd.DataFrame], families: dict[str, pd.Data
         met = q["spearman"] >= target and q["spearman"] > others["spearman"].max()
         fam = families[truth][judge].dropna()
         weakest = (f" Within one family its ranking is weakest on {fam.idxmin()} (Spearman {fam.min():.3f}), "
-                   f"strongest on {fam.idxmax()} ({fam.max():.3f})." if len(fam) else "")
+                   f"strongest on {fam.idxmax()} ({fam.max():.3f})." if len(fam) > 1 else "")
         parts.append(
             f"Under the **{truth}** truth, {judge} reaches Spearman {q['spearman']:.3f} "
             f"(95% CI {q['spearman_low']:.3f} to {q['spearman_high']:.3f}; Kendall {q['kendall']:.3f}) on unseen "

@@ -72,6 +72,21 @@ class Pool:
                                    source=[self.source[i] for i in keep], family=[self.family[i] for i in keep],
                                    style=None if self.style is None else self.style[mask])
 
+    def join(self, other: "Pool") -> "Pool":
+        """This pool's items, then ``other``'s; style labels are kept only when both pools have them, with
+        the same attributes. The split is both splits, joined by "+" when they differ."""
+        if not isinstance(other, Pool):
+            raise TypeError(f"can only join another Pool, got {type(other).__name__}")
+        if other.output.shape[1:] != self.output.shape[1:]:
+            raise ValueError(f"outputs {tuple(self.output.shape[1:])} and {tuple(other.output.shape[1:])} differ")
+        same_styles = self.style is not None and other.style is not None and self.attributes == other.attributes
+        return Pool(output=torch.cat([self.output, other.output]), content=torch.cat([self.content, other.content]),
+                    exemplar=torch.cat([self.exemplar, other.exemplar]), target=torch.cat([self.target, other.target]),
+                    source=self.source + other.source, family=self.family + other.family,
+                    split=self.split if self.split == other.split else f"{self.split}+{other.split}",
+                    style=torch.cat([self.style, other.style]) if same_styles else None,
+                    attributes=self.attributes if same_styles else None)
+
     def of_families(self, families) -> "Pool":
         """The items whose family is one of ``families`` (unknown names: ValueError)."""
         families = set(families)

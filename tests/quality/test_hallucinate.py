@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gancore.experiments.quality import (COMBINED, HALLUCINATED, JUDGES, better_q, pool_truths, score_judges,
-                                         split_pools, train_judges, train_reference)
+from gancore.experiments.quality import (COMBINED, HALLUCINATED, JUDGES, better_q, hallucinator_pool, pool_truths,
+                                         score_judges, split_pools, train_judges, train_reference)
 from gancore.quality.hallucinate import (ReferenceHallucinator, combined, hallucinate, hallucinated_scores,
                                          train_hallucinator)
 from gancore.quality.pool import build_pool, truths
@@ -84,3 +84,15 @@ def test_every_judge_is_scored_and_q_plus_h_pairs_the_q_better_on_seen_styles(wo
         by = scores["seen"][name]
         assert torch.allclose(by[COMBINED], combined(by[q], by[HALLUCINATED], score(judges[name][q], pools["train"]),
                                                      s_h_train))
+
+
+def test_h_learns_from_q_s_pool_plus_random_styles_through_the_same_generators(world):
+    splits = {name: triples(6, seed, name) for seed, name in enumerate(("train", "test_seen", "test_unseen"))}
+    pools = split_pools(splits, world["generators"], n_items=4, held_out=["l1"])  # Q learns from full, copy, mismatch
+    assert hallucinator_pool(pools, splits["train"], world["generators"], 0) is pools["train"]
+    joined = hallucinator_pool(pools, splits["train"], world["generators"], 5, seed=1)
+    n = len(pools["train"])
+    assert torch.equal(joined.output[:n], pools["train"].output) and joined.family[:n] == pools["train"].family
+    extra = joined.family[n:]
+    assert len(extra) == 5 and set(extra) == {"full"}  # the one generator family Q learns from; full has one snapshot
+    assert joined.style is None and joined.split == "train+random_styles"  # the random styles have no split labels

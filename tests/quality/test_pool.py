@@ -170,3 +170,15 @@ def test_the_reported_q_is_the_one_better_on_seen_styles():
     assert summary["spearman_unseen_ci"] == [0.45, 0.55] and summary["spearman_seen"] == 0.7
     assert summary["fine_tuned"] == {"spearman_unseen": 0.9, "spearman_seen": 0.6}
     assert chosen_judge(table(0.8, 0.7)) == "Q fine-tuned"
+
+
+def test_joined_pools_keep_order_and_only_shared_style_labels(world):
+    a = build_pool(world["data"], world["generators"], copy=False)
+    b = build_pool(world["data"].subset(slice(0, 2)), {}, copy=True)
+    ab = a.join(b)
+    assert len(ab) == len(a) + len(b) and ab.source == a.source + b.source and ab.split == a.split
+    assert torch.equal(ab.target, torch.cat([a.target, b.target])) and torch.equal(ab.style[len(a):], b.style)
+    other = Pool(b.output, b.content, b.exemplar, b.target, b.source, b.family, "random_styles")  # no style labels
+    assert a.join(other).style is None and a.join(other).split == f"{a.split}+random_styles"
+    with pytest.raises(TypeError, match="another Pool"):
+        a.join(world["data"])
