@@ -34,13 +34,13 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gancore.experiments.quality import (QualityEvaluation, correlation_table, hallucinator_pool,  # noqa: E402
-                                         pool_truths, score_judges, split_pools, train_generators, train_judges,
-                                         train_reference)
+from gancore.experiments.quality import (QualityEvaluation, correlation_table, pool_truths,  # noqa: E402
+                                         split_pools, train_generators)
+from gancore.experiments.quality_judges import (LEARNED, hallucinator_pool, score_judges,  # noqa: E402
+                                                train_judges, train_reference)
 from gancore.experiments.style_transfer import STYLE_DEFAULTS, generator_splits, grader_training_set  # noqa: E402
 from gancore.metrics.feature_nets import get_feature_net, get_style_classifier  # noqa: E402
 from gancore.quality.degradations import degrade  # noqa: E402
-from gancore.experiments.quality import LEARNED  # noqa: E402
 from gancore.quality.pool import TRUTHS  # noqa: E402
 from gancore.quality.ranking import spearman  # noqa: E402
 

@@ -6,8 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gancore.experiments.quality import (COMBINED, HALLUCINATED, JUDGES, better_q, hallucinator_pool, pool_truths,
-                                         score_judges, split_pools, train_judges, train_reference)
+from gancore.experiments.quality import pool_truths, split_pools
+from gancore.experiments.quality_judges import (COMBINED, HALLUCINATED, JUDGES, better_q, hallucinator_pool,
+                                                score_judges, train_judges, train_reference)
 from gancore.quality.hallucinate import (ReferenceHallucinator, combined, hallucinate, hallucinated_scores,
                                          train_hallucinator)
 from gancore.quality.pool import build_pool, truths

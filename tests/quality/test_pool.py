@@ -155,7 +155,7 @@ def test_checkpoint_ranking_orders_a_familys_snapshots_by_mean_score_by_hand():
 
 
 def test_the_reported_q_is_the_one_better_on_seen_styles():
-    from gancore.experiments.quality import chosen_judge, judge_summary
+    from gancore.experiments.quality_judges import chosen_judge, judge_summary
 
     def table(ft, scratch):
         rows = {"D raw": 0.1, "Q fine-tuned": ft, "Q scratch": scratch}
