@@ -62,7 +62,7 @@ class QualityEvaluation(NotebookParams):
     q_batch: int = param(64, "pool items per Q step (all their pairs enter the ranking loss)", positive_int,
                          smoke=16)
     q_lr: float = param(5e-4, "Adam learning rate of Q", number(0, 1, open_min=True))
-    h_steps: int = param(800, "training steps of the hallucinator H, which imagines each output's target",
+    h_steps: int = param(1200, "training steps of the hallucinator H, which imagines each output's target",
                          positive_int, smoke=2)
     h_random_styles: int = param(1200, "extra training triples of H, each in a random style no split uses (0: none)",
                                  non_negative_int, smoke=16)

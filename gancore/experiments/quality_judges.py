@@ -3,7 +3,7 @@ how each is scored on the pools of :mod:`gancore.experiments.quality`, which one
 verdict in words.
 
     judges = {truth: train_judges(D, pools["train"], truth_train[truth], steps=..., ...)}   # D raw, Q ft, Q scratch
-    h = train_reference(hallucinator_pool(pools, splits["train"], checkpoints, 1200), steps=800, width=16)
+    h = train_reference(hallucinator_pool(pools, splits["train"], checkpoints, 1200), steps=1200, width=16)
     scores, paired = score_judges(judges, h, pools, truth, loss_net)    # scores[pool][truth][scorer]
     summary = judge_summary(unseen_table, seen_table)                   # the judge best on seen styles
 """

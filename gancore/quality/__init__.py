@@ -12,5 +12,6 @@
     ranking.py        rank correlation (Spearman, Kendall), bootstrap intervals, pairwise agreement
     pool.py           outputs of known quality from many generators, with two full-reference truths
     qmodel.py         the learned judge Q(output, content, exemplar) and the reference-free baselines
+    hallucinate.py    the hallucinator H: a generator imagines the target, the output is scored against it
     ratings.py        the people's-ratings widget: pairs shown, answers in a CSV, resumable
 """
