@@ -34,6 +34,7 @@ from gancore.metrics.per_image import ssim
 from gancore.nets.feature import FeatureNet
 from gancore.nets.translation import StyleGenerator
 from gancore.quality.pool import Pool, perceptual_per_image
+from gancore.quality.qmodel import over_pool, stacked
 from gancore.train.supervised import fit
 
 
@@ -66,10 +67,6 @@ class _Stacked(nn.Module):
         return self.h.stacked(x)
 
 
-def _stacked(pool: Pool) -> Tensor:
-    return torch.cat([pool.output, pool.content, pool.exemplar], dim=1)  # (N, Cy + Cc + Cs, H, W)
-
-
 def train_hallucinator(h: ReferenceHallucinator, pool: Pool, *, steps: int, batch_size: int = 64, lr: float = 2e-3,
                        seed: int = 0, device=None, progress: bool = True) -> ReferenceHallucinator:
     """Fit ``h`` (in place) to restore ``pool``'s targets by L1 (Adam, cosine decay, seeded:
@@ -78,22 +75,14 @@ def train_hallucinator(h: ReferenceHallucinator, pool: Pool, *, steps: int, batc
         raise TypeError(f"h must be a ReferenceHallucinator, got {type(h).__name__}")
     if not isinstance(pool, Pool) or len(pool) == 0:
         raise ValueError("pool must be a non-empty Pool (its targets are what H learns to restore)")
-    fit(_Stacked(h), _stacked(pool), pool.target, F.l1_loss, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
+    fit(_Stacked(h), stacked(pool), pool.target, F.l1_loss, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
         device=device, progress=progress, desc="hallucinator")
     return h.eval()
 
 
-@torch.no_grad()
 def hallucinate(h: ReferenceHallucinator, pool: Pool, batch_size: int = 500) -> Tensor:
     """H's imagined target for every item (N, C, H, W), eval mode, on H's device, returned on the CPU."""
-    device = next(h.parameters()).device
-    was_training = h.training
-    h.eval()
-    try:
-        x = _stacked(pool)
-        return torch.cat([h.stacked(x[i:i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)])
-    finally:
-        h.train(was_training)
+    return over_pool(h, h.stacked, pool, batch_size)
 
 
 def hallucinated_scores(pool: Pool, reference: Tensor, net: FeatureNet) -> dict[str, Tensor]:

@@ -104,17 +104,23 @@ def train_quality_model(q: QualityModel, pool: Pool, truth: Tensor, *, steps: in
 
 
 @torch.no_grad()
+def over_pool(module: nn.Module, forward, pool: Pool, batch_size: int = 500) -> Tensor:
+    """``forward`` (a function of :func:`stacked` items, batched) on every item of ``pool``, with
+    ``module`` (what ``forward`` runs) in eval mode and on its device; the result comes back on the
+    CPU and ``module`` gets its mode back."""
+    device = next(module.parameters()).device
+    was_training = module.training
+    module.eval()
+    try:
+        x = stacked(pool)
+        return torch.cat([forward(x[i:i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)])
+    finally:
+        module.train(was_training)
+
+
 def score(q: QualityModel, pool: Pool, batch_size: int = 500) -> Tensor:
     """Q's score of every item (N,), eval mode, on Q's device, returned on the CPU."""
-    device = next(q.parameters()).device
-    was_training = q.training
-    q.eval()
-    try:
-        return torch.cat([q(pool.output[i:i + batch_size].to(device), pool.content[i:i + batch_size].to(device),
-                            pool.exemplar[i:i + batch_size].to(device)).cpu()
-                          for i in range(0, len(pool), batch_size)])
-    finally:
-        q.train(was_training)
+    return over_pool(q, _Stacked(q), pool, batch_size)
 
 
 def artfid_style(content_distance: Tensor, style_distance_: Tensor) -> Tensor:
