@@ -43,7 +43,7 @@ class ReferenceHallucinator(nn.Module):
 
     def __init__(self, width: int = 16, image_channels: int = 3, content_channels: int = 1, style_channels: int = 3):
         super().__init__()
-        self.cuts = (image_channels, image_channels + content_channels)
+        self.exemplar_from = image_channels + content_channels  # where the exemplar's channels start
         self.net = StyleGenerator(content_channels=image_channels + content_channels + style_channels,
                                   style_channels=style_channels, out_channels=image_channels, width=width)
 
@@ -52,7 +52,7 @@ class ReferenceHallucinator(nn.Module):
 
     def stacked(self, x: Tensor) -> Tensor:
         """H on one tensor (B, Cy + Cc + Cs, H, W): output, content, exemplar along the channels."""
-        return self.net(x, x[:, self.cuts[1]:])  # (B, Cy, H, W)
+        return self.net(x, x[:, self.exemplar_from:])  # (B, Cy, H, W)
 
 
 assert "target" not in inspect.signature(ReferenceHallucinator.forward).parameters  # reference-free by design
