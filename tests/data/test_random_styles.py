@@ -1,13 +1,14 @@
 """gancore.data.random_styles: random looks for the hallucinator's training, painted as the split styles are.
 
 References: the digit styles' own compositing (mask * ink + (1 - mask) * background), checked through
-the pixels a content and its exemplar share, and numpy's view of the photos.
+the pixels a content and its exemplar share, and numpy's compositing of per-pixel fields.
 """
+import numpy as np
 import pytest
 import torch
 
 import gancore.data.sources
-from gancore.data.digit_styles import (TEXTURES, UNSEEN_VALUES, _all_fields, make_style_splits, paint, render_styles,
+from gancore.data.digit_styles import (STYLE_ATTRIBUTES, TEXTURES, UNSEEN_VALUES, make_style_splits, paint,
                                        style_masks)
 from gancore.data.random_styles import ATTRIBUTES, PHOTOS, random_field, random_style_set
 
@@ -61,10 +62,16 @@ def test_fields_keep_the_styles_ranges():
     assert backgrounds.min() >= 0.7 - 1e-6 and backgrounds.max() <= 1 + 1e-6
 
 
-def test_masks_and_paint_are_render_styles_split_in_two(train):
-    idx = torch.tensor([[0, 2, 3, 4], [2, 0, 6, 1]])  # thin right fire on brick; bold left stain on cream
-    digits = train.content[:2]
-    inks, backgrounds = _all_fields(32)
-    expected = render_styles(digits, idx)
-    assert torch.equal(paint(style_masks(digits, idx[:, 0], idx[:, 1]), inks[idx[:, 2]], backgrounds[idx[:, 3]]),
-                       expected)
+def test_paint_is_numpy_compositing_of_any_fields_on_the_plain_shape(train):
+    """Per pixel fields (the random styles' textures), against numpy: mask * ink + (1 - mask) * background,
+    mapped to [-1, 1]; upright regular strokes leave the digit's own coverage as the mask."""
+    digits = train.content[:4]
+    regular, upright = (torch.full((4,), STYLE_ATTRIBUTES[a].index(v)) for a, v in (("stroke", "regular"),
+                                                                                     ("slant", "upright")))
+    mask = style_masks(digits, regular, upright)
+    m = (digits.double().numpy() + 1) / 2                                      # (4, 1, S, S)
+    assert np.abs(mask.numpy() - m).max() < 1e-6
+    g = torch.Generator().manual_seed(5)
+    ink, background = torch.rand(4, 3, 32, 32, generator=g), torch.rand(4, 3, 32, 32, generator=g)
+    expected = (m * ink.double().numpy() + (1 - m) * background.double().numpy()) * 2 - 1
+    assert np.abs(paint(mask, ink, background).numpy() - expected).max() < 1e-5
