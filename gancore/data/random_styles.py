@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gancore.data.digit_styles import STYLE_ATTRIBUTES, TEXTURES, UNSEEN_VALUES, paint, style_masks
-from gancore.data.style_pairs import StyleTransferSet, _other_instance
+from gancore.data.style_pairs import StyleTransferSet, other_instance
 
 # scikit-image's bundled photos (no download); minus those the unseen textures are cut from
 PHOTOS: tuple[str, ...] = tuple(
@@ -87,7 +87,7 @@ def random_style_set(data: StyleTransferSet, n: int, seed: int = 0) -> StyleTran
     gen = torch.Generator().manual_seed(seed)
     size = data.content.shape[-1]
     content_idx = torch.randint(len(data), (n,), generator=gen)
-    exemplar_idx = _other_instance(data.digit, content_idx, gen)
+    exemplar_idx = other_instance(data.digit, content_idx, gen)
     stroke, slant = (torch.randint(len(STYLE_ATTRIBUTES[a]), (n,), generator=gen) for a in ("stroke", "slant"))
     inks = torch.stack([random_field(gen, "ink", size) for _ in range(n)])  # (n, 3, S, S)
     backgrounds = torch.stack([random_field(gen, "background", size) for _ in range(n)])

@@ -156,7 +156,7 @@ def _balanced(n: int, k: int, gen: torch.Generator) -> Tensor:
     return torch.cat([torch.randperm(k, generator=gen) for _ in range(-(-n // k))])[:n]
 
 
-def _other_instance(labels: Tensor, content_idx: Tensor, gen: torch.Generator) -> Tensor:
+def other_instance(labels: Tensor, content_idx: Tensor, gen: torch.Generator) -> Tensor:
     """For each content index, a pool index drawn uniformly from the other classes
     (in a one-class pool: from the other instances)."""
     n = len(labels)
@@ -204,7 +204,7 @@ def make_splits(domain: StyleDomain, n_train: int, n_test: int, seed: int = 0) -
     for split, (pool_name, style_list, n) in tqdm(plan.items(), desc=f"rendering {domain.name}", leave=False):
         pool, labels = pools[pool_name]
         content_idx = _balanced(n, len(pool), gen)
-        exemplar_idx = _other_instance(labels, content_idx, gen)
+        exemplar_idx = other_instance(labels, content_idx, gen)
         style = torch.tensor(style_list, dtype=torch.int64)[_balanced(n, len(style_list), gen)]  # (n, k)
         content, exemplar_content = pool[content_idx], pool[exemplar_idx]
         out[split] = StyleTransferSet(
