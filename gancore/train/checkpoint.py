@@ -5,40 +5,128 @@ states, each model's class name and constructor config (``net.config``, see
 :mod:`gancore.nets.base`), so :func:`rebuild_models` builds G and D again without
 guessing. Files of the first format (:data:`V1_FORMAT`) hold class names only: they
 still load into a trainer whose models you build yourself.
+
+A checkpoint is data, never code. It holds tensors and plain data only (dicts, lists,
+tuples, str, int, float, bool, None; RNG states are tensors), and it is read with
+``torch.load(weights_only=True)``, whose unpickler refuses anything else before it can
+run: a shared file cannot execute code on the machine that loads it. It also records
+``sha256`` over everything it holds (:func:`checkpoint_checksum`, the mechanism of the
+network cache, :func:`gancore.train.net_cache.sha256_of`), so a damaged file is refused
+with one :class:`CheckpointError` instead of loading changed weights. Files of the
+older formats (:data:`V2_FORMAT`, :data:`V1_FORMAT`) carry no checksum and load
+without one, still under ``weights_only=True``.
 """
 from __future__ import annotations
 
 import inspect
-
+import pickle
+from collections.abc import Mapping
 from dataclasses import asdict, fields
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
 from gancore.nets.base import build_net, net_spec
+from gancore.paths import atomic_write
 from gancore.train.config import TrainConfig
+from gancore.train.net_cache import sha256_of
 
-CHECKPOINT_FORMAT = "gancore-checkpoint-v2"
+CHECKPOINT_FORMAT = "gancore-checkpoint-v3"  # plain data and tensors only, with a sha256 checksum
+V2_FORMAT = "gancore-checkpoint-v2"  # models saved with their configs, no checksum
 V1_FORMAT = "gancore-checkpoint-v1"  # models saved as class names, without their configs
+FORMATS = (V1_FORMAT, V2_FORMAT, CHECKPOINT_FORMAT)
 
 
 class CheckpointError(RuntimeError):
-    """A checkpoint is corrupt, or belongs to a different run."""
+    """A checkpoint is corrupt, unsafe to load, or belongs to a different run."""
+
+
+def plain_data(obj, where: str = "state"):
+    """``obj`` as a checkpoint may hold it: tensors and plain data. numpy numbers become Python
+    numbers and numpy arrays tensors; anything else is a TypeError naming where it sits."""
+    if isinstance(obj, torch.Tensor) or obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(obj.copy())
+    if isinstance(obj, Mapping):
+        return {k: plain_data(v, f"{where}[{k!r}]") for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        items = [plain_data(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+        return items if isinstance(obj, list) else tuple(items)
+    raise TypeError(f"{where} is a {type(obj).__name__}; a checkpoint holds only tensors and plain data "
+                    "(dict, list, tuple, str, int, float, bool, None), so it can be loaded without running "
+                    "code: store it as one of those")
+
+
+def _skeleton(obj, where: str, tensors: list):
+    """``obj`` with each tensor replaced by its place, the tensors appended to ``tensors``."""
+    if isinstance(obj, torch.Tensor):
+        tensors.append((where, obj))
+        return f"<tensor {where}>"
+    if isinstance(obj, Mapping):
+        return {k: _skeleton(v, f"{where}[{k!r}]", tensors) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        items = [_skeleton(v, f"{where}[{i}]", tensors) for i, v in enumerate(obj)]
+        return items if isinstance(obj, list) else tuple(items)
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"{where} is a {type(obj).__name__}, which a checkpoint does not hold")
+
+
+def checkpoint_checksum(state: dict) -> str:
+    """sha256 over everything in ``state`` but its ``"sha256"``: the plain data (as ``repr``, which
+    keeps order, types and every float exactly), then each tensor's place, dtype, shape and bytes."""
+    tensors: list = []
+    skeleton = _skeleton({k: v for k, v in state.items() if k != "sha256"}, "state", tensors)
+    return sha256_of(repr(skeleton).encode(), tensors)
+
+
+def write_checkpoint(state: dict, path: str | Path) -> Path:
+    """Save ``state`` (made plain, see :func:`plain_data`) with its checksum to ``path``, atomically:
+    a temporary file in the same folder, then a rename, so an interrupted save never replaces a
+    good checkpoint."""
+    path = Path(path)
+    state = plain_data({**state, "format": CHECKPOINT_FORMAT})
+    state["sha256"] = checkpoint_checksum(state)
+    with atomic_write(path) as fh:
+        torch.save(state, fh)
+    return path
 
 
 def read_checkpoint(path: str | Path) -> dict:
-    """The saved state at ``path``; CheckpointError if it is missing, corrupt or foreign."""
+    """The saved state at ``path``; CheckpointError if it is missing, corrupt, unsafe or foreign.
+
+    Read with ``weights_only=True``: a file holding anything but tensors and plain data is
+    refused before any of it runs. A file that records a checksum must match it."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}; train from scratch or check the path")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        reason = str(exc).strip().splitlines()[-1][:300]
+        raise CheckpointError(f"{path} was refused: it holds objects other than tensors and plain data, and "
+                              f"loading those could run code ({reason}). A gancore checkpoint holds only tensors "
+                              "and plain data; do not load files from a source you do not trust, and ask for "
+                              "one saved by Trainer.save_checkpoint, or train again") from exc
     except Exception as exc:
         raise CheckpointError(f"{path} is corrupt or not a checkpoint ({type(exc).__name__}: "
                               f"{exc}); delete it and train again") from exc
-    if not isinstance(state, dict) or state.get("format") not in (V1_FORMAT, CHECKPOINT_FORMAT):
+    if not isinstance(state, dict) or state.get("format") not in FORMATS:
         raise CheckpointError(f"{path} is not a {CHECKPOINT_FORMAT} file; delete it and train again")
+    if "sha256" in state or state["format"] == CHECKPOINT_FORMAT:
+        try:
+            intact = state.get("sha256") == checkpoint_checksum(state)
+        except TypeError:
+            intact = False
+        if not intact:
+            raise CheckpointError(f"{path} fails its sha256 checksum: it changed after it was saved (a damaged "
+                                  "disk, copy or download). Copy it again from where it came from, or delete "
+                                  "it and train again")
     return state
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import torch
@@ -36,16 +36,23 @@ class CorruptNet(Exception):
     """A cached network whose contents are not what was saved (checksum mismatch, missing fields)."""
 
 
-def checksum(record: dict) -> str:
-    """sha256 over the record's metadata (as sorted JSON) and its weights (names, dtypes,
-    shapes and raw bytes, in state-dict order); ``record["sha256"]`` itself is left out."""
-    meta = {k: v for k, v in record.items() if k not in ("sha256", "state_dict")}
-    h = hashlib.sha256(json.dumps(meta, sort_keys=True).encode())
-    for name, t in record["state_dict"].items():
+def sha256_of(meta: bytes, tensors: Iterable[tuple[str, torch.Tensor]]) -> str:
+    """sha256 over ``meta`` (the plain data, already serialised) and then each tensor's name,
+    dtype, shape and raw bytes, in the order given. The cached networks and the trainer's
+    checkpoints (:mod:`gancore.train.checkpoint`) are both verified with it."""
+    h = hashlib.sha256(meta)
+    for name, t in tensors:
         t = t.detach().cpu().contiguous()
         h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
+
+
+def checksum(record: dict) -> str:
+    """sha256 over the record's metadata (as sorted JSON) and its weights (names, dtypes,
+    shapes and raw bytes, in state-dict order); ``record["sha256"]`` itself is left out."""
+    meta = {k: v for k, v in record.items() if k not in ("sha256", "state_dict")}
+    return sha256_of(json.dumps(meta, sort_keys=True).encode(), record["state_dict"].items())
 
 
 def _plain(settings: dict) -> dict:

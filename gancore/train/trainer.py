@@ -28,7 +28,6 @@ from tqdm.auto import tqdm
 
 from gancore.data.augment import diff_augment
 from gancore.losses import get_gan_loss
-from gancore.paths import atomic_write
 from gancore.runtime import as_device
 from gancore.train.callbacks import Callback, StatusFile, check_callbacks, run_callbacks
 from gancore.train.checkpoint import (  # noqa: F401  (CHECKPOINT_FORMAT, CheckpointError: re-exported)
@@ -43,6 +42,7 @@ from gancore.train.checkpoint import (  # noqa: F401  (CHECKPOINT_FORMAT, Checkp
     restore_rng_states,
     rng_states,
     saved_config,
+    write_checkpoint,
 )
 from gancore.train.checks import check_finite_data
 from gancore.train.config import TrainConfig
@@ -395,11 +395,9 @@ class Trainer:
 
     def save_checkpoint(self, path: str | Path) -> Path:
         """Write atomically: a temporary file in the same folder, then a rename,
-        so an interrupted save never replaces a good checkpoint."""
-        path = Path(path)
-        with atomic_write(path) as fh:
-            torch.save(self.state_dict(), fh)
-        return path
+        so an interrupted save never replaces a good checkpoint. The file holds tensors and
+        plain data only, with a sha256 checksum (:mod:`gancore.train.checkpoint`)."""
+        return write_checkpoint(self.state_dict(), path)
 
     def load_checkpoint(self, path: str | Path) -> "Trainer":
         """Restore models, optimizers, RNG states, step and history from ``path`` into this
