@@ -13,6 +13,7 @@ resumable results.
 | ``run.py`` | one run: papermill, its kernel's environment, the HTML copy, result.json; timeouts and stopping |
 | ``executors.py`` | local workers or a Dask cluster; CPU threads per run |
 | ``sweep.py`` | a whole grid: skip what finished, submit the rest, keep the table current, stop on signals |
+| ``provenance.py`` | how a run was made: gancore's source digest (part of each run's key), git commit, versions |
 | ``progress.py`` | the live bar and what each running notebook is doing |
 | ``results.py``, ``plot.py`` | the table (CSV, DataFrame), the summary, a metric against a parameter |
 """

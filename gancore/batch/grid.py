@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gancore.batch.notebooks import find_notebook
+from gancore.batch.provenance import source_digest
 from gancore.paths import resolve
 
 KEYS = ("notebook", "notebooks", "output", "parameters", "grid", "zip", "seeds", "timeout", "kernel")
@@ -43,9 +44,12 @@ class Run:
 
     @property
     def key(self) -> str:
-        """sha256 of the notebook's bytes and the parameters: a re-run with both unchanged is skipped."""
+        """sha256 of the notebook's bytes, the parameters and the gancore package's source
+        (:func:`~gancore.batch.provenance.source_digest`): a re-run with all three unchanged is
+        skipped, and one after an edit to gancore/ runs again."""
         digest = hashlib.sha256(self.notebook.read_bytes())
         digest.update(json.dumps(self.parameters, sort_keys=True, default=str).encode())
+        digest.update(source_digest().encode())
         return digest.hexdigest()[:16]
 
 

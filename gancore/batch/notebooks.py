@@ -7,6 +7,13 @@ from gancore.paths import project_root
 
 NOTEBOOK_DIR = project_root() / "notebooks"
 
+# seconds each notebook took at its defaults in `make run` (2 cores, two notebooks side by side on one
+# thread each, README's timings): on a fresh clone, with no results table yet, the batch starts the
+# longest first from these, so the last one does not run alone for minutes
+EXPECTED_SECONDS = {"03_mnist_baseline": 468, "06_photo_style_transfer": 440, "08_quality_evaluation": 396,
+                    "05_style_transfer_cgan": 237, "04_conditional_gan": 119, "02_toy_2d": 95,
+                    "07_loss_weight_explorer": 82, "00_overview": 16, "01_gan_derivations": 13}
+
 
 def list_notebooks(names: list[str] | None = None) -> list[Path]:
     """Every ``NN_*.ipynb`` in run order (new ones are picked up by themselves); ``names``

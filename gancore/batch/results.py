@@ -3,8 +3,12 @@
 Columns: ``run``, ``notebook``, ``status`` (ok, failed, timeout, interrupted, running, pending),
 ``seconds``, the parameters the batch set, ``metrics.<key>`` for every scalar in the run's
 metrics.json (nested keys joined by dots), ``time.<stage>`` (startup, kernel, cells, html),
-``error``, ``failed_cell``, ``traceback``, ``html`` (the HTML copy, from the output folder) and
-``key`` (what a re-run compares).
+``made_with.<what>`` (gancore's source digest, git commit and dirty flag, torch, numpy and
+papermill versions: :func:`gancore.batch.provenance.made_with`), ``error``, ``failed_cell``,
+``traceback``, ``html`` (the HTML copy, from the output folder) and ``key`` (what a re-run compares).
+
+A grid run into a folder that already has a table merges its rows into it (:func:`merge_table`):
+rows of runs it did not run stay.
 """
 from __future__ import annotations
 
@@ -40,16 +44,62 @@ def row(result: dict) -> dict:
     out.update(result.get("parameters", {}))
     out.update(flatten(result.get("metrics") or {}, "metrics."))
     out.update(flatten(result.get("time") or {}, "time."))
+    out.update(flatten(result.get("made_with") or {}, "made_with."))
     out.update({k: result.get(k, "") for k in LAST})
     return out
 
 
 def table(results: list[dict]) -> pd.DataFrame:
     """Every run's row, parameters first, then metrics, times and errors."""
-    df = pd.DataFrame([row(r) for r in results])
+    return ordered(pd.DataFrame([row(r) for r in results]))
+
+
+def ordered(df: pd.DataFrame) -> pd.DataFrame:
+    """The columns in table order: parameters, metrics, times, made_with, then errors."""
     middle = [c for c in df.columns if c not in FIRST + LAST]
-    middle.sort(key=lambda c: (c.startswith("metrics."), c.startswith("time.")))  # stable: parameters first
+    groups = ("metrics.", "time.", "made_with.")
+    middle.sort(key=lambda c: next((i + 1 for i, g in enumerate(groups) if c.startswith(g)), 0))  # stable
     return df[FIRST + middle + LAST]
+
+
+def merge_table(df: pd.DataFrame, output: Path) -> pd.DataFrame:
+    """``df`` merged into ``output``'s existing table: a run in both takes ``df``'s row, in the old
+    row's place; runs only in the old table keep theirs; new runs come after. Without a readable
+    table, ``df`` itself."""
+    path = Path(output) / TABLE
+    if not path.is_file():
+        return df
+    try:
+        old = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    except (OSError, ValueError, pd.errors.ParserError):
+        return df
+    if "run" not in old.columns or old.empty:
+        return df
+    new = df.set_index("run", drop=False)
+    rows = [new.loc[r] if r in new.index else old_row for r, old_row in
+            zip(old["run"], (row for _, row in old.iterrows()))]
+    rows += [new.loc[r] for r in df["run"] if r not in set(old["run"])]
+    merged = pd.DataFrame(rows).reset_index(drop=True)
+    for col in FIRST + LAST:
+        if col not in merged.columns:
+            merged[col] = ""
+    return ordered(merged)
+
+
+MARKER = ".gancore-batch"  # in every output folder the batch wrote: only those may it move or delete
+
+
+def mark(folder: Path) -> None:
+    """Create ``folder`` if needed and mark it as a batch output folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    marker = folder / MARKER
+    if not marker.is_file():
+        marker.write_text("written by python -m gancore.batch; it may replace or delete this folder\n")
+
+
+def is_batch_folder(folder: Path) -> bool:
+    """Whether ``folder`` is a folder the batch wrote (it holds the marker file)."""
+    return (Path(folder) / MARKER).is_file()
 
 
 def write_table(df: pd.DataFrame, output: Path) -> Path:

@@ -4,7 +4,8 @@
 process of its own that starts in the notebook's folder with the run's environment (CPU
 threads, the trainer's status file); then writes an HTML copy that opens offline (also for a
 failed run: it shows where it stopped) and returns the run's row (status, seconds, error, the
-failed cell, metrics, the time each stage took), which it also leaves in ``result.json``.
+failed cell, metrics, the time each stage took, what made it: gancore's source, git commit,
+library versions), which it also leaves in ``result.json``.
 The same function runs in a local worker thread or on a Dask worker.
 
 A run stops early when its timeout passes or :data:`STOP` is set (Ctrl-C or SIGTERM to the
@@ -24,6 +25,7 @@ import time
 import traceback
 from pathlib import Path
 
+from gancore.batch.provenance import made_with
 from gancore.paths import atomic_write
 
 STOP = threading.Event()  # set by the batch on Ctrl-C / SIGTERM
@@ -82,7 +84,8 @@ def execute_run(spec: dict) -> dict:
                               traceback=tail(traceback.format_exc()))
         result["time"]["html"] = time.time() - html_start
     result = {"name": spec["name"], "notebook": notebook.stem, "key": spec["key"], "parameters": spec["parameters"],
-              **result, "metrics": read_json(folder / "metrics.json") or {}, "seconds": time.time() - started}
+              **result, "metrics": read_json(folder / "metrics.json") or {}, "seconds": time.time() - started,
+              "made_with": made_with()}
     write_json(folder / RESULT, result)
     for status in (CELL_STATUS, TRAIN_STATUS):  # live only while the run is
         (folder / status).unlink(missing_ok=True)

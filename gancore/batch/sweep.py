@@ -2,11 +2,14 @@
 
     table = run_grid(load_grid("grids/03_loss_seed.yaml"), workers=2)
 
-A run whose folder holds an ``ok`` result with the same key (a hash of the notebook's bytes and
-the parameters) is not run again; failed, timed-out and interrupted ones are (``force``: all).
-Runs start longest first by the seconds each took last time (``expected``), so that on a few workers
-the longest does not start last and run alone; new runs start first, the rest in grid order.
-The table (``output/results.csv``) is rewritten atomically after every run. Ctrl-C or SIGTERM
+A run whose folder holds an ``ok`` result with the same key (a hash of the notebook's bytes, the
+parameters and gancore's source) is not run again; failed, timed-out and interrupted ones are
+(``force``: all); :func:`plan` says which and why (``--dry-run``). Runs start longest first by
+the seconds each took last time (``expected``), or else by the seconds its notebook is expected
+to take (:data:`gancore.batch.notebooks.EXPECTED_SECONDS`, shipped, so the longest start first
+on a fresh clone too), so that on a few workers the longest does not start last and run alone;
+runs with no estimate start first, the rest in grid order. The table (``output/results.csv``)
+is rewritten atomically after every run, merged with the rows of runs it did not run. Ctrl-C or SIGTERM
 stop the batch: running notebooks are stopped and marked ``interrupted``, runs not started stay
 ``pending``, finished results are kept; the next run of the grid picks up from there.
 """
@@ -23,9 +26,9 @@ from pathlib import Path
 from gancore.batch import run as run_module
 from gancore.batch.executors import dask_cluster, local_workers
 from gancore.batch.grid import Grid, Run
-from gancore.batch.notebooks import headline
+from gancore.batch.notebooks import EXPECTED_SECONDS, headline
 from gancore.batch.progress import Board
-from gancore.batch.results import last_seconds, summary, table, write_table
+from gancore.batch.results import last_seconds, mark, merge_table, summary, table, write_table
 from gancore.batch.run import RESULT, execute_run, read_json
 
 
@@ -36,14 +39,13 @@ def run_grid(grid: Grid, workers: int = 1, scheduler: str | None = None, force: 
     took before} (default: this output's own table), for the order in which runs start."""
     stream = stream or sys.stderr
     runs = grid.runs()
-    results = {r.name: (None if force else _cached(grid, r)) or _placeholder(r, "pending") for r in runs}
-    todo = [r for r in runs if results[r.name]["status"] != "ok"]
-    expected = last_seconds(grid.output) if expected is None else expected
-    todo.sort(key=lambda r: -expected.get(r.name, float("inf")))  # stable: ties keep grid order
-    grid.output.mkdir(parents=True, exist_ok=True)
+    planned = plan(grid, force, expected)
+    results = {r.name: cached or _placeholder(r, "pending") for r, cached, _ in planned}
+    todo = [r for r, cached, _ in planned if cached is None]
     skipped = len(runs) - len(todo)
     run_module.STOP.clear()
     with (dask_cluster(scheduler) if scheduler else local_workers(workers)) as slots, _stop_on_signals():
+        mark(grid.output)  # only once the workers are there: a batch that cannot start leaves no folder
         stream.write(f"{len(runs)} runs into {grid.output}" + (f" ({skipped} already done, skipped)" if skipped else "")
                      + f"; {slots.where}\n")
         board = Board({r.name: grid.output / r.name for r in runs}, stream)
@@ -54,7 +56,7 @@ def run_grid(grid: Grid, workers: int = 1, scheduler: str | None = None, force: 
             for res in finished:
                 results[res["name"]] = res
             if finished:
-                write_table(table(_with_running(results, board)), grid.output)
+                write_table(merge_table(table(_with_running(results, board)), grid.output), grid.output)
             board.update({n: r["status"] for n, r in results.items()}, finished)
             if run_module.STOP.is_set():
                 for future in list(pending):
@@ -66,8 +68,46 @@ def run_grid(grid: Grid, workers: int = 1, scheduler: str | None = None, force: 
                         _placeholder(r, "interrupted", "stopped by Ctrl-C or SIGTERM")
                 pending = {}
     ordered = [results[r.name] for r in runs]
-    write_table(table(ordered), grid.output)
+    write_table(merge_table(table(ordered), grid.output), grid.output)
     return ordered
+
+
+def plan(grid: Grid, force: bool = False, expected: dict[str, float] | None = None) -> list[tuple]:
+    """``(run, earlier result or None, why)`` for every run, in the order they would start: the runs
+    to do first (longest expected first), then those skipped (with their earlier ``ok`` result).
+    ``expected``: {run name: seconds} (default: this output's own table)."""
+    expected = last_seconds(grid.output) if expected is None else expected
+    rows = []
+    for run in grid.runs():
+        old = read_json(grid.output / run.name / RESULT)
+        if force:
+            why = "--force: every run runs again"
+        elif not old:
+            why = "new: no earlier result in this folder"
+        elif old.get("key") != run.key:
+            why = "stale: its notebook, parameters or gancore's source changed since it ran"
+        elif old.get("status") != "ok":
+            why = f"its last try ended {old.get('status')}"
+        else:
+            rows.append((run, old, "skip: finished ok with the same notebook, parameters and gancore source"))
+            continue
+        rows.append((run, None, f"run ({why})"))
+
+    def seconds(run: Run) -> float:
+        return expected.get(run.name, EXPECTED_SECONDS.get(run.notebook.stem, float("inf")))
+
+    todo = sorted((r for r in rows if r[1] is None), key=lambda r: -seconds(r[0]))  # stable: ties keep grid order
+    return todo + [r for r in rows if r[1] is not None]
+
+
+def describe_plan(planned: list[tuple], grid: Grid) -> str:
+    """What ``--dry-run`` prints: every run in the order it would start, and why it runs or is skipped."""
+    width = max((len(r.name) for r, _, _ in planned), default=0)
+    lines = [f"{r.name:<{width}}  {why}" for r, _, why in planned]
+    todo = sum(1 for _, cached, _ in planned if cached is None)
+    lines.append(f"{len(planned)} runs into {grid.output}: {todo} would run, {len(planned) - todo} skipped "
+                 "(dry run: nothing was started or written)")
+    return "\n".join(lines)
 
 
 def report(results: list[dict], grid: Grid, seconds: float, stream=None) -> None:
@@ -91,12 +131,6 @@ def _declared(notebook: Path) -> dict:
     import papermill as pm
 
     return pm.inspect_notebook(str(notebook))
-
-
-def _cached(grid: Grid, run: Run) -> dict | None:
-    """The earlier result of ``run`` when it finished ok with the same notebook and parameters."""
-    old = read_json(grid.output / run.name / RESULT)
-    return old if old and old.get("status") == "ok" and old.get("key") == run.key else None
 
 
 def _placeholder(run: Run, status: str, error: str = "") -> dict:

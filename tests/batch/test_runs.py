@@ -36,6 +36,16 @@ def test_a_failed_run_is_recorded_and_only_it_runs_again(tiny, grid_file, tmp_pa
     printed = capsys.readouterr().out.splitlines()
     assert printed[1].startswith("failed") and "x=-1  AssertionError: x must be > 0, got -1  [In [3]" in printed[1]
     assert printed[-1].startswith("2 runs: 1 ok, 1 failed")
+    import numpy, papermill, torch  # noqa: E401 - only their versions, as recorded
+
+    from gancore.batch.provenance import git_state, source_digest
+    assert table["made_with.torch"].tolist() == [torch.__version__] * 2
+    assert table["made_with.numpy"].tolist() == [numpy.__version__] * 2
+    assert table["made_with.papermill"].tolist() == [papermill.__version__] * 2
+    assert table["made_with.gancore_source"].tolist() == [source_digest()] * 2
+    commit, dirty = git_state()
+    assert table["made_with.git_commit"].fillna("").tolist() == [commit] * 2
+    assert table["made_with.git_dirty"].tolist() == [dirty] * 2
 
     before = {name: spawned(out, name) for name in table["run"]}
     assert main([str(path), "--workers", "2", "--smoke"]) == 1
@@ -90,14 +100,41 @@ def test_a_grid_runs_on_a_dask_cluster(tiny, grid_file, tmp_path):
 
 def test_make_run_replaces_its_results_only_when_every_run_succeeded(tiny, tmp_path, capsys):
     runs = tmp_path / "runs"
-    (runs / "latest").mkdir(parents=True)
-    (runs / "latest/older.txt").write_text("an earlier batch")
     assert main(["01_a", "--out", str(runs / "latest")]) == 0
-    assert (runs / "previous/older.txt").is_file(), "a success moves the old results to previous/"
+    assert (runs / "latest/.gancore-batch").is_file(), "the batch marks the folders it writes"
+    first = (runs / "latest/01_a/run.json").read_text()
+    assert main(["01_a", "--out", str(runs / "latest")]) == 0
+    assert (runs / "latest.previous/01_a/run.json").read_text() == first, "a success moves the old results aside"
     before = (runs / "latest/01_a/metrics.json").read_text()
     assert load(runs / "latest")["run"].tolist() == ["01_a"]
     assert main(["02_b", "-p", "x=-1", "--out", str(runs / "latest")]) == 1
-    assert (runs / "latest/01_a/metrics.json").read_text() == before and (runs / "previous/older.txt").is_file()
+    assert (runs / "latest/01_a/metrics.json").read_text() == before
+    assert (runs / "latest.previous/01_a/run.json").read_text() == first
     failed = [p for p in runs.iterdir() if p.name.startswith("failed-latest-")]
     assert len(failed) == 1 and load(failed[0])["status"].tolist() == ["failed"]
     assert main(["99_nothing"]) == 2 and "'99_nothing' matches 0 notebooks" in capsys.readouterr().err
+
+
+def test_each_out_keeps_its_own_previous_and_what_the_batch_did_not_write_is_never_touched(tiny, tmp_path,
+                                                                                         monkeypatch, capsys):
+    runs = tmp_path / "runs"
+    (runs / "previous").mkdir(parents=True)
+    (runs / "previous/important.txt").write_text("a student's notes")
+    (runs / "mine").mkdir()
+    (runs / "mine/thesis.txt").write_text("not a batch")
+    assert main(["01_a", "--out", str(runs / "mine")]) == 2  # would move a folder it did not write
+    assert "not written by gancore.batch" in capsys.readouterr().err
+    for out in ("hinge", "lsgan", "hinge"):
+        assert main(["01_a", "--out", str(runs / out)]) == 0
+    assert sorted(p.name for p in runs.iterdir()) == ["hinge", "hinge.previous", "lsgan", "mine", "previous"]
+    assert (runs / "previous/important.txt").read_text() == "a student's notes"
+    assert (runs / "mine/thesis.txt").read_text() == "not a batch"
+    (runs / "lsgan.previous").mkdir()
+    (runs / "lsgan.previous/keep.txt").write_text("keep")
+    assert main(["01_a", "--out", str(runs / "lsgan")]) == 2  # its .previous is not the batch's to delete
+    assert (runs / "lsgan.previous/keep.txt").is_file() and not list(runs.glob(".partial-*"))
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    assert main(["01_a", "--out", "relative"]) == 0
+    assert load(here / "relative")["status"].tolist() == ["ok"]  # from the current folder
