@@ -8,6 +8,9 @@ FD is 0 for identical statistics; the score runs from 1 (every sample looks
 the same to the classifier) to K (confident and evenly spread over K classes).
 Numbers are comparable only under the same classifier and the same sample
 sizes, so compare against :func:`real_data_floor`, computed the same way.
+With no more samples than feature dimensions (n <= F) a covariance is singular
+and FD is biased far upwards: :func:`frechet_distance` warns then (a
+:class:`SmallSampleWarning`); use at least F + 1 samples, better ten times F.
 KID and precision/recall/density/coverage, on the same (N, F) features, are
 in :mod:`gancore.metrics.kid` and :mod:`gancore.metrics.prdc`.
 """
@@ -15,6 +18,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import numbers
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,6 +57,15 @@ def one_blas_thread():
     threads, and on shared cores the threads' waiting for each other makes an eigh
     100x slower and the many mid-sized products of KID and PRDC 10x slower."""
     return _blas_controller().limit(limits=1, user_api="blas")
+
+
+class SmallSampleWarning(UserWarning):
+    """FD from no more samples than feature dimensions: its covariances are singular."""
+
+
+def is_integer(value) -> bool:
+    """An integer: Python's or numpy's (np.int64 from a shape or an array), not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
 def feature_matrix(features, name: str = "features") -> np.ndarray:
@@ -110,6 +124,12 @@ def frechet_distance(feats_a, feats_b) -> float:
     a, b = feature_stats(feats_a), feature_stats(feats_b)
     if a.mu.shape != b.mu.shape:
         raise ValueError(f"feature sizes differ: {a.mu.shape[0]} vs {b.mu.shape[0]}")
+    dims = a.mu.shape[0]
+    if min(a.n, b.n) <= dims:
+        warnings.warn(f"FD from {a.n} and {b.n} samples of {dims} features: with no more samples than feature "
+                      f"dimensions the covariances are singular and FD is biased far upwards; use at least "
+                      f"{dims + 1} samples of each (better {10 * dims}), or fewer feature dimensions",
+                      SmallSampleWarning, stacklevel=2)
     with one_blas_thread():
         _, root_a = _sqrt_psd(a.sigma)
         cross_vals, _ = _sqrt_psd(root_a @ b.sigma @ root_a)

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from gancore.metrics.distribution import feature_pair, one_blas_thread
+from gancore.metrics.distribution import feature_pair, is_integer, one_blas_thread
 
 
 class KernelDistance(NamedTuple):
@@ -54,17 +54,23 @@ def kernel_distance(real, fake, n_subsets: int = 100, subset_size: int = 1000,
     full-sample estimate, and the std is 0.
     """
     real, fake = feature_pair(real, fake)
-    if not (isinstance(n_subsets, int) and n_subsets >= 1):
+    if not (is_integer(n_subsets) and n_subsets >= 1):
         raise ValueError(f"n_subsets must be an integer >= 1, got {n_subsets!r}")
-    if not (isinstance(subset_size, int) and subset_size >= 2):
+    if not (is_integer(subset_size) and subset_size >= 2):
         raise ValueError(f"subset_size must be an integer >= 2, got {subset_size!r}")
+    n_subsets, subset_size = int(n_subsets), int(subset_size)
     smaller = min(len(real), len(fake))
     if subset_size > smaller:
         raise ValueError(f"subset_size={subset_size} is larger than the sample ({len(real)} real, "
                          f"{len(fake)} fake features): pass subset_size <= {smaller}")
     rng = np.random.default_rng(seed)
-    with one_blas_thread():
+    with one_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
         values = np.array([unbiased_mmd2(real[rng.choice(len(real), subset_size, replace=False)],
                                          fake[rng.choice(len(fake), subset_size, replace=False)])
                            for _ in range(n_subsets)])
+    if not np.isfinite(values).all():
+        largest = max(np.abs(real).max(), np.abs(fake).max())
+        raise ValueError(f"KID overflowed float64: the cubic kernel (x.y / F + 1)^3 of features as large as "
+                         f"{largest:.3g} exceeds 1e308. Scale both feature sets alike first (divide them by "
+                         "the real features' std), or check the feature extractor")
     return KernelDistance(float(values.mean()), float(values.std()))

@@ -10,14 +10,20 @@ d(test digit); one that memorises has many samples far closer to a training imag
 """
 from __future__ import annotations
 
+import numbers
+
 import torch
 from torch import Tensor
+
+from gancore.metrics.per_image import check_batch
 
 
 def nearest_neighbours(queries: Tensor, references: Tensor, block: int = 1024) -> tuple[Tensor, Tensor]:
     """For each of ``queries`` (Q, ...) the L2 distance to its nearest of ``references`` (R, ...) and that
     one's index: (Q,) float64 and (Q,) int64. ||q - r||^2 = ||q||^2 + ||r||^2 - 2 q.r in float64, in blocks
     of ``block`` queries, so memory stays at block * R numbers."""
+    check_batch(queries, "queries")
+    check_batch(references, "references")
     if queries.shape[1:] != references.shape[1:]:
         raise ValueError(f"queries {tuple(queries.shape[1:])} and references {tuple(references.shape[1:])} "
                          "differ in image shape")
@@ -49,8 +55,11 @@ def memorisation_check(samples: Tensor, train: Tensor, test: Tensor, k: int = 8)
                                        the ``k`` samples nearest to a training image (indices into
                                        ``samples``), those images (indices into ``train``) and d
     """
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
+    for name, images in (("samples", samples), ("train", train), ("test", test)):
+        check_batch(images, name)
+    if not (isinstance(k, numbers.Integral) and not isinstance(k, bool) and k >= 1):
+        raise ValueError(f"k must be >= 1, an integer, got {k!r}")
+    k = int(k)
     sample_d, sample_idx = nearest_neighbours(samples, train)
     test_d, _ = nearest_neighbours(test, train)
     if len(sample_d) == 0 or len(test_d) == 0:

@@ -7,6 +7,9 @@ SSIM and PSNR take ``data_range``, the width of the images' value range (1 for
 """
 from __future__ import annotations
 
+import numbers
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -22,7 +25,24 @@ PSNR_CAP = 100.0  # dB; identical images would give +inf, which JSON cannot hold
 # --------------------------------------------------------------------------
 
 
+def check_batch(x, name: str) -> None:
+    """ValueError unless ``x`` is a torch tensor with at least one image (or row) in it."""
+    if not isinstance(x, Tensor):
+        hint = f": torch.from_numpy({name})" if isinstance(x, np.ndarray) else ""
+        raise ValueError(f"{name} must be a torch tensor, got a {type(x).__module__}.{type(x).__name__}; "
+                         f"convert it first{hint}")
+    if x.dim() == 0 or len(x) == 0:
+        raise ValueError(f"{name} is an empty batch (shape {tuple(x.shape)}); measure at least one image")
+
+
+def is_number(value) -> bool:
+    """A real number: Python's or numpy's, not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
 def _check_pair(a: Tensor, b: Tensor) -> None:
+    check_batch(a, "a")
+    check_batch(b, "b")
     if a.shape != b.shape or a.dim() != 4:
         raise ValueError(f"need two image batches (N, C, H, W) of one shape, got {tuple(a.shape)} "
                          f"and {tuple(b.shape)}")
@@ -34,18 +54,19 @@ def _check_finite(a: Tensor, b: Tensor) -> None:
             raise ValueError(f"images {name} hold NaN or inf: check the model's outputs before measuring")
 
 
-def _check_values(a: Tensor, b: Tensor, data_range: float) -> None:
+def _check_values(a: Tensor, b: Tensor, data_range: float) -> float:
     """Finite values whose span fits ``data_range``: 0..255 images declared as [-1, 1]
     (data_range 2) would otherwise give a meaningless SSIM and PSNR without a word."""
     _check_pair(a, b)
     _check_finite(a, b)
-    if not (isinstance(data_range, (int, float)) and data_range > 0):
+    if not (is_number(data_range) and 0 < data_range < float("inf")):
         raise ValueError(f"data_range must be a positive number (1 for [0, 1], 2 for [-1, 1], "
                          f"255 for 0..255), got {data_range!r}")
     low, high = min(float(a.min()), float(b.min())), max(float(a.max()), float(b.max()))
     if high - low > data_range:
         raise ValueError(f"the images' values span [{low:g}, {high:g}], wider than data_range={data_range:g}: "
                          f"pass the width of their value range (1 for [0, 1], 2 for [-1, 1], 255 for 0..255)")
+    return float(data_range)
 
 
 def ssim_map(a: Tensor, b: Tensor, data_range: float = 1.0, win_size: int = 7, k1: float = 0.01,
@@ -57,9 +78,11 @@ def ssim_map(a: Tensor, b: Tensor, data_range: float = 1.0, win_size: int = 7, k
     by mirroring at the border (scipy's mode "reflect"): skimage's ``structural_similarity(...,
     full=True)`` map, which :func:`hole_ssim` averages over the hole.
     """
-    _check_values(a, b, data_range)
-    if not (isinstance(win_size, int) and win_size % 2 == 1 and 1 < win_size <= min(a.shape[2:])):
+    data_range = _check_values(a, b, data_range)
+    if not (isinstance(win_size, numbers.Integral) and not isinstance(win_size, (bool, np.bool_))
+            and win_size % 2 == 1 and 1 < win_size <= min(a.shape[2:])):
         raise ValueError(f"win_size must be an odd int > 1 that fits the images, got {win_size!r}")
+    win_size = int(win_size)
     a, b = a.double(), b.double()
     n_px = win_size * win_size
     cov_norm = n_px / (n_px - 1)  # unbiased local (co)variances, as skimage
@@ -101,7 +124,7 @@ def psnr(a: Tensor, b: Tensor, data_range: float = 1.0) -> Tensor:
     """Peak signal-to-noise ratio per image (N,), in dB, of images whose values span at
     most ``data_range`` L: PSNR = 10 log10(L^2 / MSE), capped at :data:`PSNR_CAP` for
     identical images."""
-    _check_values(a, b, data_range)
+    data_range = _check_values(a, b, data_range)
     mse = ((a.double() - b.double()) ** 2).mean(dim=(1, 2, 3))
     return (10 * torch.log10(data_range**2 / mse)).clamp(max=PSNR_CAP).float()
 
@@ -112,6 +135,8 @@ def perceptual_distances(a: Tensor, b: Tensor, net: FeatureNet, batch_size: int 
 
     d(a_n, b_n) = sum_l mean_{c,h,w} (phi_l(a_n) - phi_l(b_n))^2
     """
+    check_batch(a, "a")
+    check_batch(b, "b")
     if a.shape != b.shape:
         raise ValueError(f"a and b must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
     _check_finite(a, b)
@@ -138,6 +163,7 @@ def perceptual_distance(a: Tensor, b: Tensor, net: FeatureNet, batch_size: int =
 
 
 def _check_hole(a: Tensor, mask: Tensor) -> Tensor:
+    check_batch(mask, "mask")
     if mask.dim() != 4 or mask.shape[1] != 1 or mask.shape[0] != a.shape[0] or mask.shape[2:] != a.shape[2:]:
         raise ValueError(f"the mask must be (N, 1, H, W) for images {tuple(a.shape)}, got {tuple(mask.shape)}")
     if not bool(((mask == 0) | (mask == 1)).all()):
@@ -166,7 +192,7 @@ def hole_psnr(a: Tensor, b: Tensor, mask: Tensor, data_range: float = 1.0) -> Te
 
         PSNR_hole = 10 log10(L^2 / MSE_hole),   MSE_hole = sum_{c,p} m_p (a - b)^2 / (C sum_p m_p)
     """
-    _check_values(a, b, data_range)
+    data_range = _check_values(a, b, data_range)
     m = _check_hole(a, mask)
     mse = (((a.double() - b.double()) ** 2) * m).sum(dim=(1, 2, 3)) / (a.shape[1] * m.sum(dim=(1, 2, 3)))
     return (10 * torch.log10(data_range**2 / mse)).clamp(max=PSNR_CAP).float()

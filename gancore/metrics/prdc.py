@@ -20,7 +20,7 @@ from typing import Iterator, NamedTuple
 
 import numpy as np
 
-from gancore.metrics.distribution import feature_matrix, feature_pair, one_blas_thread
+from gancore.metrics.distribution import feature_matrix, feature_pair, is_integer, one_blas_thread
 
 BLOCK_BYTES = 32 * 2**20  # one float64 distance block; the peak is a few such blocks
 
@@ -72,8 +72,9 @@ def _kth_neighbour_squared(features: np.ndarray, k: int, block_bytes: int) -> np
 def kth_neighbour_distances(features, k: int, block_bytes: int = BLOCK_BYTES) -> np.ndarray:
     """Distance from each row of ``features`` (N, F) to its k-th nearest other row, (N,)."""
     features = feature_matrix(features)
-    if not (isinstance(k, int) and 1 <= k < len(features)):
+    if not (is_integer(k) and 1 <= k < len(features)):
         raise ValueError(f"k must be an integer in 1 .. {len(features) - 1}, got {k!r}")
+    k = int(k)
     with one_blas_thread():
         return np.sqrt(_kth_neighbour_squared(features, k, block_bytes))
 
@@ -101,9 +102,10 @@ def precision_recall_density_coverage(real, fake, k: int = 5, block_bytes: int =
     does not depend on it.
     """
     real, fake = feature_pair(real, fake)
-    if not (isinstance(k, int) and 1 <= k < min(len(real), len(fake))):
+    if not (is_integer(k) and 1 <= k < min(len(real), len(fake))):
         raise ValueError(f"k must be an integer in 1 .. {min(len(real), len(fake)) - 1} "
                          f"(fewer than the {len(real)} real and {len(fake)} fake features), got {k!r}")
+    k = int(k)
     # Distances do not change under a shift; centring on the real mean keeps the
     # norms small, so ||a||^2 + ||b||^2 - 2 a.b loses fewer digits to cancellation.
     centre = real.mean(0)
