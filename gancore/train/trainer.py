@@ -44,7 +44,7 @@ from gancore.train.checkpoint import (  # noqa: F401  (CHECKPOINT_FORMAT, Checkp
     saved_config,
     write_checkpoint,
 )
-from gancore.train.checks import check_finite_data
+from gancore.train.checks import check_finite_data, check_image_range
 from gancore.train.config import TrainConfig
 from gancore.train.d_step import d_objective
 from gancore.train.inputs import ModelInputs
@@ -106,6 +106,7 @@ class Trainer:
             raise ValueError(f"batch_size {cfg.batch_size} exceeds the {len(real)} images")
         check_finite_data({"real": real, **{f"condition[{i}]": c for i, c in enumerate(self.condition)},
                            **self.inputs, **{f"mismatched {k}": v for k, v in self.mismatched.items()}})
+        check_image_range("real", real)
         self.aux_loss = aux_loss
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
         self.progress = progress

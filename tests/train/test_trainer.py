@@ -101,6 +101,17 @@ def test_non_finite_data_is_refused_before_the_first_step(digits, where, value):
     Trainer(G, D, digits, condition=(torch.arange(100),), batch_size=16, device="cpu", progress=False)
 
 
+@pytest.mark.parametrize("scale, match", [(lambda x: (x + 1) * 127.5, r"\[0, 255\].*look like 0..255 values"),
+                                          (lambda x: x * 1.01, r"\[-1.01, 1.01\], outside \[-1, 1\]")])
+def test_images_outside_minus_one_one_are_refused_before_the_first_step(digits, scale, match):
+    set_seed(0)
+    G, D = build_gan("dcgan", z_dim=8, width=4)
+    with pytest.raises(ValueError, match=match + r".*x / 127.5 - 1 for 0..255 values, x \* 2 - 1 for \[0, 1\]"):
+        Trainer(G, D, scale(digits), batch_size=16, device="cpu", progress=False)
+    assert float(digits.min()) == -1 and float(digits.max()) == 1  # the digits themselves span it exactly
+    Trainer(G, D, digits, batch_size=16, device="cpu", progress=False)
+
+
 def test_unknown_loss_lists_the_valid_names(digits):
     with pytest.raises(ValueError) as err:
         make_trainer(digits, loss="wasserstein")
