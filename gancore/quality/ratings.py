@@ -8,8 +8,12 @@
 
 Each answer rewrites the CSV atomically (:func:`gancore.paths.atomic_write`), so stopping at any
 moment loses at most the click in flight, and a new widget on the same file resumes at the first
-pair not yet answered. A simulated rater (:meth:`RatingWidget.simulate`) clicks the same buttons
-with ``simulated = True`` in its rows, so simulated answers can never pass for a person's.
+pair its rater has not answered yet. Each row records who rated (``rater``), so two people may
+share one file, each rating every pair, and :func:`rater_agreement` measures how often they
+agree. Each row also records a digest of the four images shown (``images``): a widget refuses
+to resume a file made for other images. A simulated rater (:meth:`RatingWidget.simulate`) clicks
+the same buttons with ``simulated = True`` in its rows, so simulated answers can never pass for a
+person's: agreement leaves them out unless asked.
 
 Agreement of a scorer s with the ratings: the share of rated pairs (a, b) where s prefers the
 output the rater chose (ties in s count one half), with a bootstrap interval over the pairs.
@@ -36,7 +40,8 @@ from gancore.quality.ranking import bootstrap_ci, pairwise_agreement
 from gancore.workbook.viz import show_grid
 
 COLUMNS: tuple[str, ...] = ("pair", "item_a", "item_b", "source_a", "source_b", "choice", "rater", "simulated",
-                            "time")
+                            "time", "images")
+OPTIONAL = ("images",)  # absent from files written before it was recorded
 CHOICES: tuple[str, ...] = ("a", "b")
 NO_RATINGS = ("No ratings yet: nobody has answered the widget above, so there is nothing to compare with the "
               "truth, Q or the metrics. Rate some pairs and run this cell again.")
@@ -73,13 +78,26 @@ def read_ratings(path: str | Path) -> pd.DataFrame:
         frame = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path} is not a ratings CSV ({exc}); move it away to start afresh") from exc
+    for column in OPTIONAL:
+        if column not in frame:
+            frame[column] = ""
     missing = [c for c in COLUMNS if c not in frame]
     bad_choice = set(frame.get("choice", pd.Series(dtype=object)).dropna()) - set(CHOICES)
     if missing or bad_choice:
         raise ValueError(f"{path} is not a ratings CSV of this widget (missing columns {missing}, unknown "
                          f"choices {sorted(bad_choice)}); move it away to start afresh")
     frame["simulated"] = frame["simulated"].astype(str).str.lower() == "true"
+    frame["images"] = frame["images"].fillna("").astype(str)
+    frame["rater"] = frame["rater"].astype(str)
     return frame[list(COLUMNS)]
+
+
+def images_digest(pool: Pool, a: int, b: int) -> str:
+    """A short digest of what pair (a, b) shows: content, exemplar, output A and output B."""
+    h = hashlib.sha256()
+    for t in (pool.content[a], pool.exemplar[a], pool.output[a], pool.output[b]):
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 class RatingWidget:
@@ -102,6 +120,10 @@ class RatingWidget:
             if not (0 <= row.pair < len(self.pairs)) or tuple(self.pairs[row.pair]) != (row.item_a, row.item_b):
                 raise ValueError(f"{self.path} holds answers to other pairs (row for pair {row.pair}: items "
                                  f"{row.item_a}, {row.item_b}); rate into another out_dir or move the file away")
+            if row.images and row.images != images_digest(pool, row.item_a, row.item_b):
+                raise ValueError(f"{self.path} was made for other images (pair {row.pair} showed other outputs: "
+                                 "another pool, seed or training run); rate into another out_dir or move the "
+                                 "file away")
         self.buttons = {c: w.Button(description=f"{c.upper()} is better", button_style="primary")
                         for c in CHOICES}
         for choice, button in self.buttons.items():
@@ -112,8 +134,8 @@ class RatingWidget:
 
     @property
     def position(self) -> int | None:
-        """The first pair not answered yet; None when every pair is."""
-        done = set(self.ratings["pair"].astype(int))
+        """The first pair this widget's rater has not answered yet; None when they answered every pair."""
+        done = set(self.ratings.loc[self.ratings["rater"] == self.rater, "pair"].astype(int))
         return next((i for i in range(len(self.pairs)) if i not in done), None)
 
     def shown(self) -> Tensor:
@@ -131,7 +153,8 @@ class RatingWidget:
         finished = i is None
         for button in self.buttons.values():
             button.disabled = finished
-        self.status.value = (f"{len(self.ratings)} of {len(self.pairs)} pairs rated"
+        mine = int((self.ratings["rater"] == self.rater).sum())
+        self.status.value = (f"{mine} of {len(self.pairs)} pairs rated by {self.rater}"
                              + (" — all done, thank you." if finished else f"; now pair {i + 1}."))
         if finished or not self.show:
             return
@@ -151,7 +174,8 @@ class RatingWidget:
         a, b = self.pairs[i]
         row = {"pair": i, "item_a": a, "item_b": b, "source_a": self.pool.source[a],
                "source_b": self.pool.source[b], "choice": choice, "rater": self.rater,
-               "simulated": bool(simulated), "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+               "simulated": bool(simulated), "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+               "images": images_digest(self.pool, a, b)}
         ratings = pd.concat([self.ratings, pd.DataFrame([row])], ignore_index=True) if len(self.ratings) \
             else pd.DataFrame([row], columns=list(COLUMNS))
         with atomic_write(self.path, "w") as fh:
@@ -176,9 +200,13 @@ def truth_rater(truth: Tensor, noise: float = 0.0, seed: int = 0) -> Callable[[i
 
 
 def agreement_table(ratings: pd.DataFrame, scores: dict[str, Tensor], n_boot: int = 1000,
-                    seed: int = 0) -> pd.DataFrame | None:
+                    seed: int = 0, simulated: bool = False) -> pd.DataFrame | None:
     """Per scorer, the pairwise agreement with the ratings and its 95% bootstrap interval over the
-    rated pairs, and how many pairs (and how many simulated); None when there are no ratings."""
+    rated pairs, how many pairs, how many of them simulated and how many simulated rows were left
+    out; None when there are no ratings to use. Simulated rows are left out unless ``simulated``."""
+    left_out = 0 if simulated else int(ratings["simulated"].sum())
+    if not simulated:
+        ratings = ratings[~ratings["simulated"].astype(bool)]
     if len(ratings) == 0:
         return None
     first, second = ratings["item_a"].to_numpy(int), ratings["item_b"].to_numpy(int)
@@ -190,8 +218,24 @@ def agreement_table(ratings: pd.DataFrame, scores: dict[str, Tensor], n_boot: in
         low, high = (bootstrap_ci(lambda f, g, v: pairwise_agreement(s, f, g, v), first, second, winner,
                                   n_boot=n_boot, seed=seed) if len(first) > 1 else (float("nan"),) * 2)
         rows[name] = {"agreement": value, "low": low, "high": high, "pairs": len(first),
-                      "simulated": int(ratings["simulated"].sum())}
+                      "simulated": int(ratings["simulated"].sum()), "simulated_left_out": left_out}
     return pd.DataFrame(rows).T.rename_axis("scorer")
+
+
+def rater_agreement(ratings: pd.DataFrame) -> pd.DataFrame | None:
+    """For every two people who rated the same pairs (simulated rows left out): how many pairs both
+    rated and the share of those where they chose the same output; None when no two did."""
+    people = ratings[~ratings["simulated"].astype(bool)]
+    choice = people.drop_duplicates(["rater", "pair"], keep="last").pivot(index="pair", columns="rater",
+                                                                         values="choice")
+    raters, rows = sorted(choice.columns), []
+    for i, first in enumerate(raters):
+        for second in raters[i + 1:]:
+            both = choice[[first, second]].dropna()
+            if len(both):
+                rows.append({"rater_1": first, "rater_2": second, "pairs": len(both),
+                             "agreement": float((both[first] == both[second]).mean())})
+    return pd.DataFrame(rows) if rows else None
 
 
 def show_agreement(ratings: pd.DataFrame, scores: dict[str, Tensor], n_boot: int = 1000) -> pd.DataFrame | None:

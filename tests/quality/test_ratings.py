@@ -1,12 +1,14 @@
 """gancore.quality.ratings, headless: clicks write the CSV, a new widget resumes, simulated rows say so,
 agreement with no ratings is a plain message, bad files and pairs fail loudly."""
+import copy
+
 import pandas as pd
 import pytest
 import torch
 
 from gancore.quality.pool import build_pool
-from gancore.quality.ratings import (COLUMNS, NO_RATINGS, RatingWidget, agreement_table, rating_pairs, read_ratings,
-                                     show_agreement, truth_rater)
+from gancore.quality.ratings import (COLUMNS, NO_RATINGS, RatingWidget, agreement_table, rater_agreement,
+                                     rating_pairs, read_ratings, show_agreement, truth_rater)
 
 
 @pytest.fixture(scope="module")
@@ -56,10 +58,42 @@ def test_simulated_ratings_are_labelled_and_agree_with_their_truth(pool, tmp_pat
     widget.simulate(10, truth_rater(truth))  # stops at the last pair
     ratings = read_ratings(tmp_path / "r.csv")
     assert list(ratings["simulated"]) == [False] + [True] * 5
-    table = agreement_table(ratings.iloc[1:], {"truth": truth, "reversed": -truth}, n_boot=50)
+    table = agreement_table(ratings.iloc[1:], {"truth": truth, "reversed": -truth}, n_boot=50, simulated=True)
     assert table.loc["truth", "agreement"] == 1.0 and table.loc["reversed", "agreement"] == 0.0
     assert table.loc["truth", "simulated"] == 5 and table.loc["truth", "pairs"] == 5
     assert 0 <= table.loc["truth", "low"] <= table.loc["truth", "high"] <= 1
+    assert agreement_table(ratings.iloc[1:], {"truth": truth}) is None  # by default only people count
+    people = agreement_table(ratings, {"truth": truth}, n_boot=50)
+    assert people.loc["truth", "pairs"] == 1 and people.loc["truth", "simulated"] == 0
+    assert people.loc["truth", "simulated_left_out"] == 5
+
+
+def test_two_raters_share_a_file_and_their_agreement_is_measured(pool, tmp_path):
+    path, pairs = tmp_path / "shared.csv", rating_pairs(pool, 4, seed=3)
+    ana = RatingWidget(pool, pairs, path, rater="ana", show=False)
+    for choice in "aabb":
+        ana.on_choose(choice)
+    assert ana.position is None
+    bo = RatingWidget(pool, pairs, path, rater="bo", show=False)
+    assert bo.position == 0 and "0 of 4 pairs rated by bo" in bo.status.value  # bo rates every pair too
+    for choice in "abbb":
+        bo.on_choose(choice)
+    bo.simulate(4, lambda a, b: "a")  # nothing left for bo: no simulated rows
+    ratings = read_ratings(path)
+    assert list(ratings["rater"]) == ["ana"] * 4 + ["bo"] * 4
+    agreement = rater_agreement(ratings)
+    assert agreement.to_dict("records") == [{"rater_1": "ana", "rater_2": "bo", "pairs": 4, "agreement": 0.75}]
+    assert rater_agreement(ratings[ratings["rater"] == "ana"]) is None
+
+
+def test_a_file_made_for_other_images_is_refused(pool, tmp_path):
+    path, pairs = tmp_path / "r.csv", rating_pairs(pool, 3, seed=0)
+    RatingWidget(pool, pairs, path, show=False).on_choose("a")
+    other = copy.copy(pool)
+    other.output = pool.output.flip(-1)  # the same pairs of indices, other outputs
+    with pytest.raises(ValueError, match="made for other images.*another out_dir or move the file away"):
+        RatingWidget(other, pairs, path, show=False)
+    assert RatingWidget(pool, pairs, path, show=False).position == 1  # its own images resume
 
 
 def test_no_ratings_says_so_and_makes_none_up(tmp_path, capsys):
