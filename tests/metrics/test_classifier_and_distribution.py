@@ -244,12 +244,30 @@ def test_cache_with_other_settings_is_retrained(tiny_classifier, fake_training, 
     _, path = tiny_classifier
     classifier_path("mnist").write_bytes(path.read_bytes())
     get_classifier("mnist", device="cpu", progress=False, settings=TINY)
-    assert fake_training == []  # same settings: loaded
+    assert fake_training == [1]  # trained on other digits than the stub's: retrained
+    get_classifier("mnist", device="cpu", progress=False, settings=TINY)
+    assert fake_training == [1]  # same settings and data: loaded
+    fake_training.clear()
     with caplog.at_level(logging.WARNING, logger="gancore"):
         get_classifier("mnist", device="cpu", progress=False, settings=ClassifierSettings(steps=7, max_train=100))
     assert fake_training == [1]
     assert any("trained with" in r.getMessage() and str(classifier_path("mnist")) in r.getMessage()
                for r in caplog.records)
+
+
+def test_a_cache_trained_on_other_data_is_retrained(digits, fake_training, monkeypatch, caplog):
+    """The 5,000 offline digits, then the full set downloaded: the cache key holds the data."""
+    get_classifier("mnist", device="cpu", progress=False, settings=TINY)
+    get_classifier("mnist", device="cpu", progress=False, settings=TINY)
+    assert fake_training == [1]
+    more = ImageSplit(torch.cat([digits[0], digits[0]]), torch.cat([digits[1], digits[1]]),
+                      source="torchvision download into /somewhere")
+    monkeypatch.setattr(metrics, "load_dataset", lambda *a, **k: more)
+    with caplog.at_level(logging.WARNING, logger="gancore"):
+        model = get_classifier("mnist", device="cpu", progress=False, settings=TINY)
+    assert fake_training == [1, 1]
+    assert any("'source': 'torchvision download'" in r.getMessage() for r in caplog.records)
+    assert model.cache_info["source"].startswith("torchvision download into /somewhere")
 
 
 def test_a_cache_trained_on_the_whole_split_is_retrained(tiny_classifier, fake_training, caplog):
