@@ -4,9 +4,12 @@
 tensor in [-1, 1] of shape (N, 1, 28, 28) plus int64 labels. Sources are tried
 in order and the one used is always logged:
 
-1. IDX files in a local folder under ``data/`` (torchvision's ``MNIST/raw``
-   layout or a flat folder), then system folders such as Debian's
-   ``/usr/share/datasets/fashion-mnist``;
+1. IDX files in the dataset's own folder under ``data/`` (torchvision's
+   ``MNIST/raw`` and ``FashionMNIST/raw`` layout, or ``mnist/``,
+   ``fashion-mnist/``), then system folders such as Debian's
+   ``/usr/share/datasets/fashion-mnist``. Both datasets name their files
+   alike, so IDX files directly in ``data/`` are never read (they could be
+   either): a warning says where to move them;
 2. torchvision's download into ``data/``, only when the network answers
    (a 3-second probe, so an offline machine fails fast; behind a proxy set in
    ``HTTPS_PROXY``, the probe asks the proxy, as the download does);
@@ -176,8 +179,7 @@ def network_available(timeout: float = 3.0) -> bool:
 
 
 def _local_folders(dataset: str, root: Path) -> list[Path]:
-    return [root / sub for sub in _LOCAL_FOLDERS[dataset]] + [root] + \
-        [Path(p) for p in _SYSTEM_FOLDERS[dataset]]
+    return [root / sub for sub in _LOCAL_FOLDERS[dataset]] + [Path(p) for p in _SYSTEM_FOLDERS[dataset]]
 
 
 def _from_torchvision(dataset: str, split: str, root: Path) -> tuple[Tensor, Tensor]:
@@ -209,6 +211,11 @@ def load_dataset(dataset: str = "mnist", split: str = "train", root: str | Path 
         raise ValueError(f"unknown split {split!r}; choose 'train' or 'test'")
     root = Path(root) if root is not None else data_dir()
     tried = []
+    if find_idx_pair(root, split):
+        stray = (f"IDX files lie directly in {root}, where they could be MNIST or Fashion-MNIST, so they are "
+                 f"not read; move MNIST's to {root / 'MNIST/raw'} and Fashion-MNIST's to {root / 'FashionMNIST/raw'}")
+        log.warning("%s", stray)
+        tried.append(stray)
 
     for folder in _local_folders(dataset, root):
         if find_idx_pair(folder, split):

@@ -79,6 +79,16 @@ def test_flat_folder_with_raw_files(tmp_path, offline):
     assert len(split) == 5 and "fashion-mnist" in split.source
 
 
+@pytest.mark.parametrize("dataset", ["mnist", "fashion"])
+def test_idx_files_directly_in_data_are_neither_dataset(tmp_path, offline, monkeypatch, caplog, dataset):
+    _write_split(tmp_path, "test", n=5)  # MNIST's files, say, dropped straight into data/
+    with pytest.raises(DataUnavailableError, match=r"directly in .*move MNIST's to .*MNIST/raw"):
+        load_dataset(dataset, "test", root=tmp_path)
+    assert "where they could be MNIST or Fashion-MNIST" in caplog.text
+    _write_split(tmp_path / "MNIST" / "raw", "test", n=3)
+    assert len(load_dataset("mnist", "test", root=tmp_path)) == 3  # each dataset's own folder
+
+
 def test_system_folder_is_used_after_data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("GANCORE_OFFLINE", "1")
     system = tmp_path / "system"
