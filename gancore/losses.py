@@ -249,18 +249,46 @@ def style_loss(output_features: Sequence[Tensor], style_features: Sequence[Tenso
                for o, s in zip(output_features, style_features))
 
 
+def ssim_loss(output: Tensor, target: Tensor, win_size: int = 7, k1: float = 0.01, k2: float = 0.03) -> Tensor:
+    """One minus the structural similarity of images in [-1, 1] (data range L = 2), averaged:
+
+    L_ssim = 1 - mean_{images, channels, windows} SSIM(y_hat, y),
+    SSIM = (2 mu_a mu_b + C1)(2 s_ab + C2) / ((mu_a^2 + mu_b^2 + C1)(s_a^2 + s_b^2 + C2)),
+    C1 = (k1 L)^2, C2 = (k2 L)^2, local means and sample (co)variances over a uniform
+    ``win_size`` window where it fits (scikit-image's ``structural_similarity`` defaults).
+
+    SSIM compares each window's mean, contrast and structure separately, so a filter's flat
+    patches and sharp edges count as much as its colours; L1 alone rewards a safe blur.
+    ``output`` is clamped to [-1, 1] first: SSIM of values outside the range means nothing.
+    """
+    a, b = output.clamp(-1, 1), target
+    n_px = win_size * win_size
+    cov_norm = n_px / (n_px - 1)
+
+    def mean(x):
+        return F.avg_pool2d(x, win_size, stride=1)
+
+    mu_a, mu_b = mean(a), mean(b)
+    var_a = cov_norm * (mean(a * a) - mu_a**2)
+    var_b = cov_norm * (mean(b * b) - mu_b**2)
+    cov = cov_norm * (mean(a * b) - mu_a * mu_b)
+    c1, c2 = (k1 * 2) ** 2, (k2 * 2) ** 2
+    similarity = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return 1 - similarity.mean()
+
+
 # --------------------------------------------------------------------------
 # The weighted total, as the trainer's aux_loss
 # --------------------------------------------------------------------------
 
-IMAGE_LOSS_TERMS: tuple[str, ...] = ("l1", "perceptual", "style", "tv")
+IMAGE_LOSS_TERMS: tuple[str, ...] = ("l1", "perceptual", "style", "tv", "ssim")
 
 
 class StyleTransferLoss:
     """Weighted sum of the image losses, for ``Trainer(aux_loss=...)``.
 
     L_aux = w_l1 L1(y_hat, y) + w_perc L_perc(phi(y_hat), phi(y))
-          + w_style L_style(phi(y_hat), phi(s)) + w_tv TV(y_hat)
+          + w_style L_style(phi(y_hat), phi(s)) + w_tv TV(y_hat) + w_ssim L_ssim(y_hat, y)
 
     y_hat is the output, y the target, s the style exemplar and phi_l the
     layers of ``feature_net.features``. Called as ``loss(fake, real,
@@ -277,8 +305,8 @@ class StyleTransferLoss:
     """
 
     def __init__(self, l1: float = 1.0, perceptual: float = 0.0, style: float = 0.0, tv: float = 0.0,
-                 feature_net=None):
-        self.weights = {"l1": l1, "perceptual": perceptual, "style": style, "tv": tv}
+                 feature_net=None, ssim: float = 0.0):
+        self.weights = {"l1": l1, "perceptual": perceptual, "style": style, "tv": tv, "ssim": ssim}
         for name, w in self.weights.items():
             finite = isinstance(w, (int, float)) and float("-inf") < w < float("inf")  # False for NaN
             if isinstance(w, bool) or not finite:
@@ -329,4 +357,6 @@ class StyleTransferLoss:
                 terms["style"] = w["style"] * style_loss(fake_features, style_features)
         if w["tv"] > 0:
             terms["tv"] = w["tv"] * total_variation(fake)
+        if w["ssim"] > 0:
+            terms["ssim"] = w["ssim"] * ssim_loss(fake, real)
         return terms

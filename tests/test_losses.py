@@ -306,3 +306,21 @@ def test_style_loss():
         direct += sum(diffs) / len(diffs)
     assert abs(style_loss(out, style).item() - direct) < TOL
 
+
+
+def test_ssim_loss_is_one_minus_scikit_image_ssim():
+    from skimage.metrics import structural_similarity
+
+    from gancore.losses import StyleTransferLoss, ssim_loss
+
+    gen = torch.Generator().manual_seed(0)
+    a, b = torch.rand(2, 3, 20, 24, generator=gen) * 2 - 1, torch.rand(2, 3, 20, 24, generator=gen) * 2 - 1
+    b = 0.5 * a + 0.5 * b  # related, so SSIM is well away from 0
+    by_skimage = [structural_similarity(x.double().numpy(), y.double().numpy(), data_range=2, channel_axis=0)
+                  for x, y in zip(a, b)]
+    assert float(ssim_loss(a, b)) == pytest.approx(1 - sum(by_skimage) / 2, abs=1e-5)
+    assert float(ssim_loss(b, b)) == pytest.approx(0.0, abs=1e-6)
+    terms = StyleTransferLoss(l1=0, ssim=3.0)(a, b)
+    assert list(terms) == ["ssim"] and float(terms["ssim"]) == pytest.approx(3 * float(ssim_loss(a, b)), rel=1e-6)
+    with pytest.raises(ValueError, match="ssim weight"):
+        StyleTransferLoss(ssim=-1.0)
