@@ -36,6 +36,7 @@ from gancore.metrics.distribution import frechet_distance
 from gancore.metrics.feature_nets import accuracy, get_feature_net
 from gancore.metrics.per_image import _check_pair, perceptual_distance, psnr, ssim
 from gancore.nets.feature import FeatureNet
+from gancore.nets.filter_translation import FilterGenerator
 from gancore.nets.translation import PatchDiscriminator, StyleGenerator
 from gancore.runtime import as_device
 from gancore.train.trainer import TrainConfig, Trainer
@@ -43,6 +44,7 @@ from gancore.workbook.notebook import number, one_of, positive_int
 from gancore.workbook.params import NotebookParams, param
 
 WEIGHT = number(0)  # loss weights are >= 0; 0 switches a term off
+GENERATOR_ARCHS: tuple[str, ...] = ("unet", "filter")  # build_style_trainer(arch=...)
 METRIC_NAMES: tuple[str, ...] = ("ssim", "psnr", "perceptual", "fd", "content_acc", "style_acc")
 
 
@@ -82,8 +84,8 @@ class StyleTransfer(NotebookParams):
         except (ValueError, TypeError) as exc:
             errors.append(f"demo_style: {exc}")
         try:
-            if any(w < 0 for w in self.sweep_weights()):
-                errors.append(f"sweep_adv weights must be >= 0, got {self.sweep_adv!r}")
+            if not all(0 <= w < math.inf for w in self.sweep_weights()):  # NaN fails both comparisons
+                errors.append(f"sweep_adv weights must be finite numbers >= 0, got {self.sweep_adv!r}")
         except ValueError:
             errors.append(f"sweep_adv must be numbers separated by commas, got {self.sweep_adv!r}")
         return errors
@@ -140,7 +142,8 @@ def build_style_trainer(train: StyleTransferSet, *, loss: str = STYLE_DEFAULTS["
                         lr_g: float = STYLE_DEFAULTS["lr_g"], lr_d: float = STYLE_DEFAULTS["lr_d"],
                         seed: int = 0, sample_every: int = 0, device=None, checkpoint_path=None,
                         progress: bool = True, feature_net: FeatureNet | None = None,
-                        n_samples: int = 16, prepost: bool = False, mismatch_weight: float = 0.0) -> Trainer:
+                        n_samples: int = 16, prepost: bool = False, mismatch_weight: float = 0.0,
+                        arch: str = "unet", ssim: float = 0.0, beta1: float = 0.5) -> Trainer:
     """A :class:`gancore.Trainer` for StyleGenerator vs PatchDiscriminator on ``train``.
 
     inputs = {"content", "exemplar"} (by name), real = target. ``adv_weight=0``
@@ -153,7 +156,10 @@ def build_style_trainer(train: StyleTransferSet, *, loss: str = STYLE_DEFAULTS["
     the first ``n_samples`` training pairs. ``prepost``: the generator's input and output
     statistics (:class:`StyleGenerator`). ``mismatch_weight`` > 0: D also scores each real
     target shown with another style's exemplar (:func:`mismatched_exemplars`) as fake
-    (:func:`gancore.losses.matching_aware_d_loss`); notebook 05 trains without it.
+    (:func:`gancore.losses.matching_aware_d_loss`); notebook 05 trains without it. ``arch``: the
+    generator, ``"unet"`` (:class:`StyleGenerator`, notebook 05's) or ``"filter"``
+    (:class:`FilterGenerator`, notebook 06's: colour content, no ``prepost``). ``ssim``: the weight
+    of the SSIM term (:func:`gancore.losses.ssim_loss`). ``beta1``: Adam's first-moment decay for G and D.
     """
     if not isinstance(train, StyleTransferSet):
         raise TypeError(f"train must be a gancore.styles.StyleTransferSet, got {type(train).__name__}")
@@ -162,14 +168,19 @@ def build_style_trainer(train: StyleTransferSet, *, loss: str = STYLE_DEFAULTS["
     device = as_device(device)
     content, exemplar, target = train.content, train.exemplar, train.target
     # every number first: cheap to check, and a typo must not cost a feature-net training
-    StyleTransferLoss(l1, 0.0, 0.0, tv)
+    StyleTransferLoss(l1, 0.0, 0.0, tv, ssim=ssim)
+    if arch not in GENERATOR_ARCHS:
+        raise ValueError(f"unknown arch {arch!r}; choose one of: {', '.join(GENERATOR_ARCHS)}")
+    if arch == "filter" and (prepost or content.shape[1] != target.shape[1]):
+        raise ValueError("arch='filter' restyles colour content in place: it needs content with the targets' "
+                         f"channels ({content.shape[1]} vs {target.shape[1]}) and prepost=False")
     for name, w in (("the perceptual weight", perceptual), ("the style weight", style),
                     ("adv_weight", adv_weight)):
         if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
             raise ValueError(f"{name} must be a finite number >= 0, got {w!r}; use 0 to switch "
                              f"the term off")
     config = TrainConfig(loss=loss, adv_weight=float(adv_weight), batch_size=batch_size, lr_g=lr_g,
-                         lr_d=lr_d, seed=seed, sample_every=sample_every,
+                         lr_d=lr_d, betas=(beta1, 0.999), seed=seed, sample_every=sample_every,
                          mismatch_weight=float(mismatch_weight) if adv_weight > 0 else 0.0,
                          n_samples=max(1, min(n_samples, len(target))))
     if len(target) < batch_size:
@@ -183,7 +194,8 @@ def build_style_trainer(train: StyleTransferSet, *, loss: str = STYLE_DEFAULTS["
                          f"give the exemplars the targets' channels (e.g. RGB for both)")
     with torch.random.fork_rng(devices=[]):  # models from ``seed``, the caller's RNG untouched
         torch.manual_seed(seed)
-        G = StyleGenerator(content.shape[1], target.shape[1], target.shape[1], width=width, prepost=prepost)
+        G = FilterGenerator(target.shape[1], width=width) if arch == "filter" else \
+            StyleGenerator(content.shape[1], target.shape[1], target.shape[1], width=width, prepost=prepost)
         D = PatchDiscriminator(target.shape[1], content.shape[1], target.shape[1], width=width) \
             if adv_weight > 0 else None  # built after G, so G's weights do not depend on it
     G.check_inputs(content, exemplar)  # mismatched shapes: one clear error, before any training
@@ -192,7 +204,7 @@ def build_style_trainer(train: StyleTransferSet, *, loss: str = STYLE_DEFAULTS["
 
     if (perceptual > 0 or style > 0) and feature_net is None:
         feature_net = get_feature_net(train, device=device, progress=progress)
-    aux = StyleTransferLoss(l1, perceptual, style, tv, feature_net=feature_net)
+    aux = StyleTransferLoss(l1, perceptual, style, tv, feature_net=feature_net, ssim=ssim)
     mismatched = {"exemplar": mismatched_exemplars(train, seed)} if config.mismatch_weight > 0 else None
     return Trainer(G, D, target, inputs={"content": content, "exemplar": exemplar}, config=config,
                    aux_loss=aux, device=device, checkpoint_path=checkpoint_path, progress=progress,

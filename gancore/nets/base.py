@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 NET_CLASSES: dict[str, type[nn.Module]] = {}  # class name -> class, filled as classes are defined
-_NET_MODULES = ("unconditional", "conditional", "translation")  # imported by build_net to fill it
+_NET_MODULES = ("unconditional", "conditional", "translation", "filter_translation")  # imported by build_net to fill it
 
 
 def init_weights(module: nn.Module) -> None:

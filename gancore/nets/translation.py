@@ -34,8 +34,9 @@ def _check_image(name: str, x: Tensor, channels: int, argument: str) -> None:
 
 
 def check_style_inputs(content: Tensor, exemplar: Tensor, content_channels: int,
-                       style_channels: int) -> None:
-    """Content (B, Cc, H, W) and exemplar (B, Cs, H, W): channels as built, same B, H, W."""
+                       style_channels: int, multiple: int = 4) -> None:
+    """Content (B, Cc, H, W) and exemplar (B, Cs, H, W): channels as built, same B, H, W, and
+    H, W divisible by ``multiple`` (2 ** the model's down-samplings)."""
     _check_image("content", content, content_channels, "content_channels")
     _check_image("exemplar", exemplar, style_channels, "style_channels")
     if content.shape[0] != exemplar.shape[0]:
@@ -45,8 +46,9 @@ def check_style_inputs(content: Tensor, exemplar: Tensor, content_channels: int,
         raise ValueError(f"content is {tuple(content.shape[2:])} pixels but exemplar is "
                          f"{tuple(exemplar.shape[2:])}; resize them to the same size")
     h, w = content.shape[2:]
-    if h % 4 or w % 4:
-        raise ValueError(f"image size must be divisible by 4 (two 2x down-samplings), got {h}x{w}")
+    if h % multiple or w % multiple:
+        raise ValueError(f"image size must be divisible by {multiple} (the model's 2x down-samplings), "
+                         f"got {h}x{w}; crop or pad the images")
 
 
 def channel_stats(x: Tensor, eps: float = 1e-2) -> tuple[Tensor, Tensor]:

@@ -93,8 +93,9 @@ def test_cross_checks_of_the_notebooks():
     assert Toy2D(pack=5, batch_size=250).smoked().batch_size == 30  # a multiple of pack
     with pytest.raises(nb.ParameterError, match="unknown style attribute 'colour'"):
         StyleTransfer(demo_style="colour=red")
-    with pytest.raises(nb.ParameterError, match="sweep_adv weights must be >= 0"):
-        StyleTransfer(sweep_adv="0.1,-1")
+    for bad in ("0.1,-1", "nan", "1,inf"):  # checked at setup, not after every training
+        with pytest.raises(nb.ParameterError, match="sweep_adv weights must be finite numbers >= 0"):
+            StyleTransfer(sweep_adv=bad)
     with pytest.raises(nb.ParameterError, match="sweep_adv must be numbers"):
         StyleTransfer(sweep_adv="0.1,lots")
     assert StyleTransfer(sweep_adv="0.1, 1,3").sweep_weights() == [0.1, 1.0, 3.0]
