@@ -22,7 +22,8 @@ STEP = re.compile(r"step (\d+) ")  # the panel's status line: "step 9 (warm: 3);
 def notebook_that_raises(path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(code) for code in ("x = 1", "x / 0", "print('not reached')")]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": installed_by_make_setup()[1], "language": "python"}
+    nb.metadata["kernelspec"] = {"name": installed_by_make_setup()[0], "display_name": installed_by_make_setup()[1],
+                                 "language": "python"}
     nbformat.write(nb, str(path))
     return path
 

@@ -21,6 +21,7 @@ def test_make_lab_says_where_full_runs_are(tmp_path):
 def test_make_lab_starts_jupyterlab_with_the_project_kernel(tmp_path):
     with running_lab(tmp_path) as lab:  # serving the project itself, as `make lab` does
         specs = lab.get_json("api/kernelspecs")["kernelspecs"]
-        assert specs["python3"]["spec"]["language"] == "python"
+        assert specs["gancore"]["spec"]["language"] == "python"
+        assert specs["gancore"]["spec"]["display_name"] == "Python 3 (gancore)"
         listed = lab.get_json("api/contents/notebooks")["content"]  # the notebooks, from the project root
         assert "00_overview.ipynb" in {item["name"] for item in listed}
