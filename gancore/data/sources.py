@@ -255,8 +255,12 @@ def load_dataset(dataset: str = "mnist", split: str = "train", root: str | Path 
         f"no source has the {dataset} {split} split. Tried: {'; '.join(tried)}. To fix: {fixes}.")
 
 
+SOURCES_USED: dict[str, str] = {}  # "dataset split" -> where this process read it (metrics.json records it)
+
+
 def _found(dataset: str, split: str, images: Tensor, labels: Tensor, source: str) -> ImageSplit:
     log.info("%s %s: %d images from %s", dataset, split, len(images), source)
+    SOURCES_USED[f"{dataset} {split}"] = f"{len(images)} images from {source}"
     return ImageSplit(images, labels, source)
 
 

