@@ -251,7 +251,8 @@ class Trainer:
                 bar.update(1)
                 status.update(self.step)
                 if self.step % 10 == 0:
-                    bar.set_postfix(loss_d=f"{record['loss_d']:.3f}", loss_g=f"{record['loss_g']:.3f}")
+                    shown = ("loss_d", "loss_g") if self.D is not None else ("loss_g",)  # no D, no loss_d=nan
+                    bar.set_postfix({k: f"{record[k]:.3f}" for k in shown})
                 if self.config.sample_every and self.step % self.config.sample_every == 0:
                     self.samples[self.step] = self.sample_grid()
                 due = self.step == total or (every > 0 and self.step % every == 0)

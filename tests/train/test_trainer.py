@@ -244,3 +244,15 @@ def test_checkpoint_from_before_augment_shift_still_resumes(digits, tmp_path):
     assert_same_run(whole, resumed)
     with pytest.raises(CheckpointError, match="augment_shift"):  # but a run that shifted is a different run
         make_trainer(digits, augment_shift=1).load_checkpoint(tmp_path / "old.pt")
+
+
+def test_progress_bar_shows_no_d_loss_without_a_discriminator(capsys):
+    from gancore.data.photo_styles import make_npr_splits
+    from gancore.experiments.style_transfer import build_style_trainer
+
+    train = make_npr_splits(8, 2, seed=0)["train"]
+    trainer = build_style_trainer(train, adv_weight=0.0, perceptual=0.0, width=4, batch_size=4, arch="filter",
+                                  progress=True)
+    trainer.fit(10)
+    shown = capsys.readouterr().err
+    assert "loss_g=" in shown and "loss_d" not in shown and "nan" not in shown
