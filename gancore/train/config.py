@@ -27,6 +27,7 @@ class TrainConfig:
     cr_weight: float = 0.0        # bCR's lambda_real = lambda_fake: E(D(x) - D(T(x)))^2 on both (0: off)
     cr_shift: int = 3             # bCR's T: a random shift by up to this many pixels (1/8 of 28, rounded)
     mismatch_weight: float = 0.0  # w of matching-aware negatives (losses.matching_aware_d_loss); 0: off
+    lr_decay_steps: int = 0       # cosine decay of both learning rates to 0 over this many steps (0: constant)
     sample_every: int = 100       # steps between sample grids (0: never)
     n_samples: int = 64           # images in each sample grid
     seed: int = 0
@@ -51,5 +52,14 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value}")
         if not 0 <= self.mismatch_weight < 1:  # 1 would drop the generated images from D's loss
             raise ValueError(f"mismatch_weight must be in [0, 1), got {self.mismatch_weight}")
+        if int(self.lr_decay_steps) < 0:
+            raise ValueError(f"lr_decay_steps must be >= 0 (0: constant rates), got {self.lr_decay_steps}")
         if self.sample_every < 0:
             raise ValueError(f"sample_every must be >= 0, got {self.sample_every}")
+
+    def lr_factor(self, step: int) -> float:
+        """The learning rates' multiplier before step ``step + 1``: 1 without decay, else the cosine
+        0.5 (1 + cos(pi min(step, N) / N)) with N = ``lr_decay_steps``, from 1 down to 0 at step N.
+        A function of the step alone, so a resumed run takes the same rates as an uninterrupted one."""
+        n = int(self.lr_decay_steps)
+        return 1.0 if n == 0 else 0.5 * (1 + math.cos(math.pi * min(step, n) / n))

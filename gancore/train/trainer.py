@@ -284,6 +284,11 @@ class Trainer:
     def _train_step(self) -> dict:
         cfg, loss = self.config, self.gan_loss
         record = {"step": self.step + 1}
+        if cfg.lr_decay_steps:
+            factor = cfg.lr_factor(self.step)
+            for opt, lr in ((self.opt_g, cfg.lr_g), (self.opt_d, cfg.lr_d)):
+                for group in opt.param_groups if opt is not None else ():
+                    group["lr"] = lr * factor
         batch_number = self.step * cfg.d_steps
         adversarial = self.D is not None and cfg.adv_weight > 0
         if adversarial:

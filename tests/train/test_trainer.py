@@ -256,3 +256,19 @@ def test_progress_bar_shows_no_d_loss_without_a_discriminator(capsys):
     trainer.fit(10)
     shown = capsys.readouterr().err
     assert "loss_g=" in shown and "loss_d" not in shown and "nan" not in shown
+
+
+def test_cosine_learning_rate_decay(digits):
+    import math
+
+    from gancore.train.config import TrainConfig
+
+    cfg = TrainConfig(lr_decay_steps=4)
+    assert [cfg.lr_factor(s) for s in (0, 2, 4, 9)] == pytest.approx([1.0, 0.5, 0.0, 0.0], abs=1e-12)
+    assert TrainConfig().lr_factor(1000) == 1.0
+    with pytest.raises(ValueError, match="lr_decay_steps"):
+        TrainConfig(lr_decay_steps=-1)
+    trainer = make_trainer(digits, lr_decay_steps=4, lr_g=1e-3, lr_d=2e-3)
+    trainer.fit(3)  # the third step ran at the factor of step 2, halfway down the cosine
+    assert trainer.opt_g.param_groups[0]["lr"] == pytest.approx(1e-3 * 0.5 * (1 + math.cos(math.pi * 2 / 4)))
+    assert trainer.opt_d.param_groups[0]["lr"] == pytest.approx(2e-3 * 0.5)
