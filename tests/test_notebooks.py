@@ -36,8 +36,10 @@ REQUIRED_METRICS = {
     "06_photo_style_transfer": [f"{split}.{method}.{key}" for split in ("seen", "unseen")
                                 for method in ("copy", "colour_transfer", "l1", "l1+perceptual", "full")
                                 for key in ("ssim", "psnr", "perceptual", "fd", "style_acc")]
-                               + ["prepost.with", "prepost.without", "sizes.64", "sizes.128", "sizes.256",
-                                  "d_exemplar_gap"]
+                               + [f"per_filter.{split}.{method}.{f}" for split in ("seen", "unseen")
+                                  for method in ("copy", "full") for f in ("cartoon", "pencil", "kuwahara")]
+                               + ["checkerboard.full", "checkerboard.l1", "checkerboard.unet_untrained",
+                                  "sizes.64", "sizes.128", "sizes.256", "d_exemplar_gap"]
                                + [f"repair.{method}.{key}" for method in ("mean_fill", "biharmonic", "gan")
                                   for key in ("ssim", "psnr", "perceptual")],
     "07_loss_weight_explorer": ["l1_to_target.warm", "l1_to_target.defaults", "l1_to_target.adv_0",

@@ -143,7 +143,8 @@ def build_style_trainer(train: StyleTransferSet, *, loss: str = STYLE_DEFAULTS["
                         seed: int = 0, sample_every: int = 0, device=None, checkpoint_path=None,
                         progress: bool = True, feature_net: FeatureNet | None = None,
                         n_samples: int = 16, prepost: bool = False, mismatch_weight: float = 0.0,
-                        arch: str = "unet", ssim: float = 0.0, beta1: float = 0.5) -> Trainer:
+                        arch: str = "unet", ssim: float = 0.0, beta1: float = 0.5,
+                        lr_decay_steps: int = 0) -> Trainer:
     """A :class:`gancore.Trainer` for StyleGenerator vs PatchDiscriminator on ``train``.
 
     inputs = {"content", "exemplar"} (by name), real = target. ``adv_weight=0``
@@ -160,6 +161,7 @@ def build_style_trainer(train: StyleTransferSet, *, loss: str = STYLE_DEFAULTS["
     generator, ``"unet"`` (:class:`StyleGenerator`, notebook 05's) or ``"filter"``
     (:class:`FilterGenerator`, notebook 06's: colour content, no ``prepost``). ``ssim``: the weight
     of the SSIM term (:func:`gancore.losses.ssim_loss`). ``beta1``: Adam's first-moment decay for G and D.
+    ``lr_decay_steps``: both learning rates decay to 0 along a cosine over this many steps (0: constant).
     """
     if not isinstance(train, StyleTransferSet):
         raise TypeError(f"train must be a gancore.styles.StyleTransferSet, got {type(train).__name__}")
@@ -180,7 +182,8 @@ def build_style_trainer(train: StyleTransferSet, *, loss: str = STYLE_DEFAULTS["
             raise ValueError(f"{name} must be a finite number >= 0, got {w!r}; use 0 to switch "
                              f"the term off")
     config = TrainConfig(loss=loss, adv_weight=float(adv_weight), batch_size=batch_size, lr_g=lr_g,
-                         lr_d=lr_d, betas=(beta1, 0.999), seed=seed, sample_every=sample_every,
+                         lr_d=lr_d, betas=(beta1, 0.999), lr_decay_steps=lr_decay_steps, seed=seed,
+                         sample_every=sample_every,
                          mismatch_weight=float(mismatch_weight) if adv_weight > 0 else 0.0,
                          n_samples=max(1, min(n_samples, len(target))))
     if len(target) < batch_size:

@@ -298,7 +298,7 @@ def test_style_transfer_loss_is_what_the_trainer_uses(sets, net):
     trainer = build_style_trainer(sets["train"], l1=2.0, perceptual=0.5, style=0.0, tv=0.0,
                                   feature_net=net, progress=False, device="cpu")
     assert isinstance(trainer.aux_loss, StyleTransferLoss)
-    assert trainer.aux_loss.weights == {"l1": 2.0, "perceptual": 0.5, "style": 0.0, "tv": 0.0}
+    assert trainer.aux_loss.weights == {"l1": 2.0, "perceptual": 0.5, "style": 0.0, "tv": 0.0, "ssim": 0.0}
     assert trainer.aux_loss.feature_net is net
 
 

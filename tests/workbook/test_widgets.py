@@ -200,7 +200,7 @@ def test_missing_or_foreign_checkpoint_fails_clearly(world, tmp_path):
     with pytest.raises(CheckpointError, match="is not a gancore-checkpoint"):
         LossWeightExplorer(world["train"], world["test"], junk, feature_net=world["net"])
     G, D = build_gan("mlp", z_dim=2, width=2)
-    digits = Trainer(G, D, torch.randn(8, 1, 28, 28), batch_size=4, progress=False, device="cpu")
+    digits = Trainer(G, D, torch.rand(8, 1, 28, 28) * 2 - 1, batch_size=4, progress=False, device="cpu")
     path = digits.save_checkpoint(tmp_path / "digits.pt")
     with pytest.raises(CheckpointError, match="is not a style-trainer checkpoint: its generator is a MLPGenerator"):
         LossWeightExplorer(world["train"], world["test"], path, feature_net=world["net"])
