@@ -73,14 +73,15 @@ def test_a_student_rates_pairs_in_the_quality_notebook(browser_page, jupyterlab)
     notebook.run_all()
     panel = notebook.output_of("A is better")
     status, image = panel.locator(".widget-html-content"), panel.locator("img")
-    n_pairs = int(re.search(r"0 of (\d+) pairs rated; now pair 1\.", status.inner_text()).group(1))
+    n_pairs = int(re.search(r"0 of (\d+) pairs rated by anonymous; now pair 1\.", status.inner_text()).group(1))
     shown = notebook.image_sources(panel)
     assert len(shown) == 1 and not ratings_csv.exists()  # one figure: content | exemplar | A | B
 
     answers = ["b", "a"]
     for rated, choice in enumerate(answers, start=1):
         notebook.widget(f"{choice.upper()} is better").click()
-        expect(status).to_have_text(f"{rated} of {n_pairs} pairs rated; now pair {rated + 1}.", timeout=60_000)
+        expect(status).to_have_text(f"{rated} of {n_pairs} pairs rated by anonymous; now pair {rated + 1}.",
+                                    timeout=60_000)
         expect(image).not_to_have_attribute("src", shown[-1], timeout=60_000)  # the next pair is drawn
         notebook.wait_idle()
         shown += notebook.image_sources(panel)
