@@ -136,9 +136,7 @@ class Trainer:
         self._check_adversarial(config.adv_weight)
         self._check_mismatch(config.mismatch_weight)
         self.config, self.gan_loss = config, get_gan_loss(config.loss)
-        for opt, lr in ((self.opt_g, config.lr_g), (self.opt_d, config.lr_d)):
-            for group in opt.param_groups if opt is not None else ():
-                group["lr"], group["betas"] = lr, config.betas
+        self._set_rates(config.lr_factor(self.step))
         if aux_loss != "keep":
             self.aux_loss = aux_loss
 
@@ -281,14 +279,17 @@ class Trainer:
         """Wall seconds spent training so far, evaluations by callbacks excluded."""
         return self.records[-1]["seconds"] if self.records else 0.0
 
+    def _set_rates(self, factor: float = 1.0) -> None:
+        """The optimisers' learning rates (times ``factor``) and betas, from the config."""
+        for opt, lr in ((self.opt_g, self.config.lr_g), (self.opt_d, self.config.lr_d)):
+            for group in opt.param_groups if opt is not None else ():
+                group["lr"], group["betas"] = lr * factor, self.config.betas
+
     def _train_step(self) -> dict:
         cfg, loss = self.config, self.gan_loss
         record = {"step": self.step + 1}
         if cfg.lr_decay_steps:
-            factor = cfg.lr_factor(self.step)
-            for opt, lr in ((self.opt_g, cfg.lr_g), (self.opt_d, cfg.lr_d)):
-                for group in opt.param_groups if opt is not None else ():
-                    group["lr"] = lr * factor
+            self._set_rates(cfg.lr_factor(self.step))
         batch_number = self.step * cfg.d_steps
         adversarial = self.D is not None and cfg.adv_weight > 0
         if adversarial:
