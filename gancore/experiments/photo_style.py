@@ -262,16 +262,20 @@ def filter_footprint(style: NPRStyle) -> int:
 
 
 def input_window(G: StyleGenerator, size: int = 64, threshold: float = 1e-3) -> int:
-    """The side (px) of the content window that one output pixel depends on, measured: the
-    gradient of the centre output pixel with respect to the content, kept where it exceeds
-    ``threshold`` times its largest value (instance norms make every pixel depend a little on
-    all the others; this keeps only the dependence that matters)."""
+    """The side (px) of the content window that one output pixel's *change* depends on, measured:
+    the gradient of the centre pixel of G(c) - c (of G(c) when G changes the channels) with
+    respect to the content, kept where it exceeds ``threshold`` times its largest value (instance
+    norms make every pixel depend a little on all the others; this keeps only the dependence that
+    matters). The copy is taken out because a generator that adds a correction to its input
+    would otherwise show the input's own pixel, and nothing else, above the threshold."""
     gen = torch.Generator().manual_seed(0)
     content = (torch.rand(1, G.content_channels, size, size, generator=gen) * 2 - 1).requires_grad_(True)
     exemplar = torch.rand(1, G.style_channels, size, size, generator=gen) * 2 - 1
     was_training = G.training
     G.eval()
-    G(content=content, exemplar=exemplar)[0, :, size // 2, size // 2].sum().backward()
+    out = G(content=content, exemplar=exemplar)
+    change = out - content if out.shape == content.shape else out
+    change[0, :, size // 2, size // 2].sum().backward()
     G.train(was_training)
     g = content.grad[0].abs().amax(0)  # (size, size)
     rows, cols = (g > threshold * g.max()).nonzero(as_tuple=True)
