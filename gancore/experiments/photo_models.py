@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 
+import torch
 from torch import nn
 
 from gancore.data.style_pairs import StyleTransferSet
@@ -73,7 +74,6 @@ def cached_photo_model(cfg, method: str, train: StyleTransferSet, loss_net, devi
     key = hashlib.sha256(repr(sorted(settings.items())).encode()).hexdigest()[:16]
 
     def train_now():
-        import torch
         trainer = build_style_trainer(train, **cfg.method_settings(method), feature_net=loss_net, device=device,
                                       lr_decay_steps=cfg.steps, progress=progress)
         trainer.fit(cfg.steps, desc=f"{method} (cached after this)")
