@@ -24,9 +24,9 @@ METHODS = ("copy", "colour_transfer", "l1", "l1+perceptual", "full")
 
 
 def load_runs(folder: Path) -> list[dict]:
-    runs = [json.loads(p.read_text()) for p in sorted(folder.glob("*/metrics.json"))]
+    runs = [json.loads(p.read_text()) for p in sorted(folder.rglob("metrics.json"))]
     if not runs:
-        raise SystemExit(f"no */metrics.json under {folder}: run the grid first (see grids/06-*.yaml)")
+        raise SystemExit(f"no metrics.json under {folder}: run the grid first (see grids/06-*.yaml)")
     return runs
 
 
@@ -51,7 +51,7 @@ def summary(runs: list[dict]) -> pd.DataFrame:
                 rows.append(row)
     frame = pd.DataFrame(rows)
     stats = frame.drop(columns="seed").groupby(["group", "split", "method"], sort=False).agg(["mean", "std"])
-    stats["seeds"] = frame.groupby(["group", "split", "method"], sort=False)["seed"].nunique()
+    stats[("seeds", "")] = frame.groupby(["group", "split", "method"], sort=False)["seed"].nunique()
     return stats
 
 
@@ -62,7 +62,7 @@ def as_text(stats: pd.DataFrame) -> pd.DataFrame:
     for f in figures:
         mean, std = stats[(f, "mean")], stats[(f, "std")]
         out[f] = [("" if pd.isna(a) else f"{a:.3f}" + ("" if pd.isna(s) else f" ± {s:.3f}")) for a, s in zip(mean, std)]
-    out["seeds"] = stats["seeds"]
+    out["seeds"] = stats[("seeds", "")]
     return out
 
 
